@@ -1,0 +1,327 @@
+"""The streaming loop: all Kafka I/O of the scorer.
+
+consume (1 | N | whatever is buffered) -> ScoringPipeline -> produce scores and dead
+letters -> store offsets once the broker has acknowledged them -> auto-commit.
+
+At-least-once: an offset is stored (and so committed) only when the outputs of it and of
+every earlier offset of its partition are acknowledged (acks=all). A delivery that fails
+after librdkafka's retries stops the loop with a non-zero exit, committing nothing past
+it. On revoke it flushes and commits what is in hand; on stop() it finishes the batch in
+hand, flushes, commits and leaves the group.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from confluent_kafka import (
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from consumer.deadletter import DeadLetter
+from consumer.metrics import ScorerMetrics
+from consumer.offsets import OffsetTracker, TopicPartitionKey
+from consumer.pipeline import Outcome, ScoringPipeline
+from consumer.records import RawRecord, ScoredRecord
+
+log = logging.getLogger(__name__)
+
+MODES = ("single", "batch", "adaptive")
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    input_topic: str
+    output_topic: str
+    dlq_topic: str
+    mode: str = "adaptive"
+    max_batch: int = 500
+    max_wait_ms: int = 50
+    exit_when_idle: float | None = None
+    poll_timeout: float = 0.1
+    flush_timeout: float = 30.0
+
+
+def to_raw(msg: Message) -> RawRecord:
+    ts_type, ts = msg.timestamp()
+    return RawRecord(
+        topic=msg.topic(),
+        partition=msg.partition(),
+        offset=msg.offset(),
+        key=msg.key(),
+        value=msg.value(),
+        headers=msg.headers(),
+        timestamp_ms=None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
+    )
+
+
+class ScoringLoop:
+    def __init__(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        pipeline: ScoringPipeline,
+        settings: LoopSettings,
+        metrics: ScorerMetrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self._consumer = consumer
+        self._producer = producer
+        self._pipeline = pipeline
+        self._s = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._offsets = OffsetTracker()
+        self._stop = threading.Event()
+        self._fatal: str | None = None
+        self._assigned: set[TopicPartitionKey] = set()
+        self._at_eof: dict[TopicPartitionKey, bool] = {}
+        self._joined = False
+        self._last_activity = time.monotonic()
+        self.heartbeat = time.monotonic()  # read by /healthz
+
+    # -- public -----------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand and shut down (signal-safe)."""
+        self._stop.set()
+
+    @property
+    def joined(self) -> bool:
+        return self._joined
+
+    def run(self) -> int:
+        self._consumer.subscribe(
+            [self._s.input_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info("subscribed to %s in mode %s", self._s.input_topic, self._s.mode)
+        while not self._stop.is_set() and self._fatal is None:
+            self.heartbeat = time.monotonic()
+            self._metrics.last_poll.set(self._clock())
+            records = self._fetch()
+            if records:
+                self._last_activity = time.monotonic()
+                self._handle(records)
+            self._producer.poll(0)
+            self._store_offsets()
+            if self._idle():
+                log.info("idle for %.1fs at the end of every assigned partition; exiting",
+                         self._s.exit_when_idle)
+                break
+        return self._shutdown()
+
+    # -- fetching ---------------------------------------------------------------
+    def _fetch(self) -> list[RawRecord]:
+        if self._s.mode == "single":
+            msg = self._consumer.poll(self._s.poll_timeout)
+            msgs = [] if msg is None else [msg]
+        elif self._s.mode == "batch":
+            msgs = self._consumer.consume(self._s.max_batch, self._s.max_wait_ms / 1000)
+        else:  # adaptive: block for the first record only, then take what is buffered
+            first = self._consumer.poll(self._s.poll_timeout)
+            msgs = [] if first is None else [first]
+            if first is not None and self._s.max_batch > 1:
+                msgs += self._consumer.consume(self._s.max_batch - 1, 0)
+        records = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                records.append(to_raw(msg))
+                self._at_eof[(msg.topic(), msg.partition())] = False
+            else:
+                self._on_consume_error(msg, err)
+        return records
+
+    def _on_consume_error(self, msg: Message, err: KafkaError) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            self._at_eof[(msg.topic(), msg.partition())] = True
+            return
+        if err.fatal():
+            self._fail(f"fatal consumer error: {err}")
+            return
+        log.warning("consumer error: %s", err)
+
+    # -- processing -------------------------------------------------------------
+    def _handle(self, records: list[RawRecord]) -> None:
+        self._metrics.events_consumed.inc(len(records))
+        self._metrics.batch_size.observe(len(records))
+        started = time.perf_counter()
+        result = self._pipeline.process(records)
+        self._metrics.pipeline_seconds.observe(time.perf_counter() - started)
+        if result.inference_seconds:
+            self._metrics.inference_seconds.observe(result.inference_seconds)
+        for outcome in result.outcomes:
+            if not self._produce(outcome):
+                # Shutting down under backpressure: the rest of the batch is not
+                # produced, so its offsets are never stored and will be redelivered.
+                return
+
+    def _produce(self, outcome: Outcome) -> bool:
+        src = outcome.source
+        tp = (src.topic, src.partition)
+        on_delivery = partial(self._delivered, tp, src.offset, outcome)
+        while True:
+            try:
+                if isinstance(outcome, ScoredRecord):
+                    self._producer.produce(
+                        self._s.output_topic, key=src.key, value=outcome.value,
+                        on_delivery=on_delivery,
+                    )
+                else:
+                    self._producer.produce(
+                        self._s.dlq_topic, key=src.key, value=src.value,
+                        headers=outcome.headers(), timestamp=src.timestamp_ms or 0,
+                        on_delivery=on_delivery,
+                    )
+            except BufferError:
+                # The producer queue is full: serve delivery reports until there is room.
+                self._metrics.produce_errors.labels(kind="queue_full").inc()
+                self._producer.poll(0.1)
+                if self._stop.is_set() or self._fatal is not None:
+                    return False
+                continue
+            self._offsets.produced(tp, src.offset)
+            self._metrics.in_flight.inc()
+            return True
+
+    def _delivered(
+        self, tp: TopicPartitionKey, offset: int, outcome: Outcome, err: KafkaError | None, _msg: Any
+    ) -> None:
+        self._metrics.in_flight.dec()
+        if err is not None:
+            self._metrics.produce_errors.labels(kind="delivery").inc()
+            target = self._s.output_topic if isinstance(outcome, ScoredRecord) else self._s.dlq_topic
+            self._fail(f"produce to {target} for {outcome.source.position} failed: {err}")
+            return
+        self._offsets.acknowledged(tp, offset)
+        now = self._clock()
+        if isinstance(outcome, ScoredRecord):
+            self._metrics.scores.labels(decision=outcome.decision).inc()
+            self._metrics.score.observe(outcome.score)
+            self._metrics.latency.labels(reference="event_time").observe(
+                max(0.0, now - outcome.event_time_ms / 1000))
+        elif isinstance(outcome, DeadLetter):
+            self._metrics.dead_letters.labels(stage=outcome.stage, reason=outcome.reason).inc()
+        if outcome.source.timestamp_ms:
+            self._metrics.latency.labels(reference="record_timestamp").observe(
+                max(0.0, now - outcome.source.timestamp_ms / 1000))
+
+    def _fail(self, reason: str) -> None:
+        if self._fatal is None:
+            log.error("stopping: %s", reason)
+            self._fatal = reason
+
+    # -- offsets ----------------------------------------------------------------
+    def _store_offsets(self) -> None:
+        moved = self._offsets.to_store()
+        if not moved:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in moved.items()]
+        try:
+            self._consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:
+            # A partition revoked since: its new owner starts from the last commit.
+            log.warning("could not store offsets: %s", exc)
+
+    def _commit(self, partitions: list[TopicPartitionKey] | None = None) -> None:
+        """Synchronously commit the committable offsets of ``partitions`` (default: all)."""
+        self._producer.poll(0)
+        tps = self._offsets.partitions() if partitions is None else partitions
+        offsets = [
+            TopicPartition(t, p, o) for (t, p) in tps
+            if (o := self._offsets.committable((t, p))) is not None
+        ]
+        if not offsets:
+            return
+        try:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            self._metrics.commit_failures.inc()
+            log.warning("offset commit failed: %s", exc)
+            return
+        self._metrics.commits.inc()
+        log.info("committed %s", ", ".join(f"{o.topic}[{o.partition}]={o.offset}" for o in offsets))
+
+    def _flush(self) -> None:
+        remaining = self._producer.flush(self._s.flush_timeout)
+        if remaining:
+            log.warning("%d outputs still unacknowledged after %.0fs; their offsets stay uncommitted",
+                        remaining, self._s.flush_timeout)
+
+    # -- group membership -------------------------------------------------------
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(event="assign").inc()
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            self._assigned.add(key)
+            self._at_eof[key] = False
+            self._offsets.assign(key)
+        self._joined = True
+        self._last_activity = time.monotonic()
+        self._metrics.assigned_partitions.set(len(self._assigned))
+        log.info("assigned %s", _names(partitions) or "nothing")
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(event="revoke").inc()
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._flush()
+        self._commit(keys)
+        self._release(keys)
+        log.info("revoked %s", _names(partitions))
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may own these already: committing now could move its offsets.
+        self._metrics.rebalances.labels(event="lost").inc()
+        self._release([(tp.topic, tp.partition) for tp in partitions])
+        log.warning("lost %s; uncommitted records will be redelivered", _names(partitions))
+
+    def _release(self, keys: list[TopicPartitionKey]) -> None:
+        for key in keys:
+            self._assigned.discard(key)
+            self._at_eof.pop(key, None)
+            self._offsets.release(key)
+        self._last_activity = time.monotonic()
+        self._metrics.assigned_partitions.set(len(self._assigned))
+
+    def _idle(self) -> bool:
+        if self._s.exit_when_idle is None or not self._joined:
+            return False
+        if not all(self._at_eof.get(tp, False) for tp in self._assigned):
+            return False
+        return time.monotonic() - self._last_activity >= self._s.exit_when_idle
+
+    # -- shutdown ---------------------------------------------------------------
+    def _shutdown(self) -> int:
+        log.info("shutting down: flushing outputs and committing offsets")
+        self._flush()
+        self._commit()
+        try:
+            self._consumer.close()  # leaves the group, so partitions move at once
+        except RuntimeError:
+            pass  # already closed
+        if self._fatal is not None:
+            log.error("stopped after an unrecoverable error: %s", self._fatal)
+            return EXIT_FAILED
+        log.info("stopped cleanly")
+        return EXIT_OK
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)

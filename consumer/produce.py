@@ -1,0 +1,135 @@
+"""`fraud-consumer produce`: send synthetic Transactions (and, on request, malformed ones).
+
+Valid events carry a header ``synthetic.fraud_pattern`` (``legit`` or the pattern) and
+malformed ones ``synthetic.malformed`` (the kind), so demos can grade the scorer against
+the truth. The scorer itself never reads these headers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import signal
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from consumer import faults
+from consumer.codec import PlainAvroCodec
+from consumer.config import (
+    Option,
+    add_kafka_passthrough,
+    add_options,
+    fraction,
+    kafka_settings,
+    non_negative_int,
+    nonempty,
+    positive_int,
+    resolve,
+)
+from consumer.errors import ConfigError
+from consumer.generator import TransactionGenerator
+from consumer.topics import ensure_topics
+
+log = logging.getLogger(__name__)
+
+PRODUCE_OPTIONS = (
+    Option("--topic", nonempty, "payments.transactions", "topic to produce Transactions to"),
+    Option("--count", non_negative_int, 10_000, "events to send (0: until stopped)"),
+    Option("--rate", non_negative_int, 1000, "events per second (0: as fast as possible)"),
+    Option("--seed", int, 1, "random seed; the same seed gives the same events"),
+    Option("--fraud-rate", fraction, 0.01, "share of fraudulent events"),
+    Option("--malformed-fraction", fraction, 0.0, "share of events replaced by malformed bytes"),
+    Option("--partitions", positive_int, 6, "partitions if the topic has to be created"),
+)
+
+
+def add_produce_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "produce", help="send synthetic card transactions to Kafka",
+        description="Send synthetic, labelled Transactions keyed by card id; creates the topic if missing.")
+    add_kafka_passthrough(p)
+    add_options(p, PRODUCE_OPTIONS)
+    p.add_argument("--simulated-time", action="store_true",
+                   help="use the generator's simulated clock for event_time instead of now")
+    p.set_defaults(handler=produce_command)
+
+
+class _Stopper:
+    def __init__(self) -> None:
+        self.stopped = False
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, _signum: int, _frame: object) -> None:
+        self.stopped = True
+
+
+def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    values = resolve(ns, PRODUCE_OPTIONS, environ)
+    kafka = kafka_settings(ns, environ)
+    ensure_topics(kafka.admin_config(), {values["topic"]: values["partitions"]})
+    try:
+        producer = Producer(kafka.producer_config({
+            "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+            "partitioner": "murmur2_random",
+        }))
+    except KafkaException as exc:
+        raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
+
+    clock = None if ns.simulated_time else (lambda: int(time.time() * 1000))
+    events = TransactionGenerator(values["seed"], fraud_rate=values["fraud_rate"], clock=clock)
+    chooser = random.Random(values["seed"] + 1)  # noqa: S311 - simulation
+    codec = PlainAvroCodec()
+    failures: list[KafkaError] = []
+    stopper = _Stopper()
+
+    def delivered(err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            failures.append(err)
+
+    count, rate = values["count"], values["rate"]
+    started = time.monotonic()
+    sent = malformed = 0
+    while (count == 0 or sent < count) and not stopper.stopped and not failures:
+        if rate:
+            ahead = started + sent / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(min(ahead, 0.05))
+                continue
+        event = next(events)
+        tx = event.record
+        if chooser.random() < values["malformed_fraction"]:
+            kind = chooser.choice(faults.KINDS)
+            value = faults.malformed_value(kind, tx, chooser)
+            headers = [("synthetic.malformed", kind.encode())]
+            malformed += 1
+        else:
+            value = codec.encode_transaction(tx)
+            headers = [("synthetic.fraud_pattern", (event.fraud_pattern or "legit").encode())]
+        _produce(producer, values["topic"], tx["card_id"].encode(), value, headers, delivered)
+        sent += 1
+        if sent % 10_000 == 0:
+            log.info("sent %d events", sent)
+    remaining = producer.flush(30)
+    elapsed = time.monotonic() - started
+    log.info("sent %d events (%d malformed) in %.1fs", sent, malformed, elapsed)
+    if failures or remaining:
+        log.error("%d deliveries failed (first: %s), %d unacknowledged",
+                  len(failures), failures[0] if failures else "-", remaining)
+        return 1
+    return 0
+
+
+def _produce(producer: Producer, topic: str, key: bytes, value: bytes | None,
+             headers: list[tuple[str, bytes]], delivered: Any) -> None:
+    while True:
+        try:
+            producer.produce(topic, key=key, value=value, headers=headers, on_delivery=delivered)
+            producer.poll(0)
+            return
+        except BufferError:
+            producer.poll(0.1)

@@ -1,0 +1,36 @@
+"""The records that flow through the scorer, independent of any Kafka client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Headers = list[tuple[str, bytes | None]]
+
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    """One input record as consumed: bytes untouched, plus where it came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers | None = None
+    timestamp_ms: int | None = None  # None when the record carries no timestamp
+
+    @property
+    def position(self) -> str:
+        """``topic[partition]@offset``: safe to log, names no payload field."""
+        return f"{self.topic}[{self.partition}]@{self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredRecord:
+    """A FraudScore ready to produce: key = the input key, value = encoded FraudScore."""
+
+    source: RawRecord
+    value: bytes
+    score: float
+    decision: str
+    event_time_ms: int

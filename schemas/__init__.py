@@ -1,0 +1,1 @@
+"""Avro schemas of the public contract; installed as the ``consumer.schemas`` package."""
