@@ -25,8 +25,8 @@ from consumer.config import (
     add_options,
     kafka_settings,
     masked,
-    nonempty,
     non_negative_int,
+    nonempty,
     port,
     positive_float,
     positive_int,
@@ -42,7 +42,10 @@ from consumer.server import OpsServer
 log = logging.getLogger(__name__)
 
 DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
-    "payments.transactions", "payments.fraud-scores", "payments.transactions.dlq")
+    "payments.transactions",
+    "payments.fraud-scores",
+    "payments.transactions.dlq",
+)
 STUCK_AFTER_SECONDS = 120.0
 
 
@@ -59,18 +62,46 @@ TOPIC_OPTIONS = (
 )
 RUN_OPTIONS = (
     Option("--group-id", nonempty, "fraud-consumer", "consumer group id"),
-    Option("--model", Path, None, "model file, card, or directory (newest version); unset: "
-           "./models, else the checkout's models/", metavar="PATH"),
-    Option("--mode", str, "adaptive", "poll one record, a batch, or whatever is buffered",
-           choices=MODES),
+    Option(
+        "--model",
+        Path,
+        None,
+        "model file, card, or directory (newest version); unset: "
+        "./models, else the checkout's models/",
+        metavar="PATH",
+    ),
+    Option(
+        "--mode",
+        str,
+        "adaptive",
+        "poll one record, a batch, or whatever is buffered",
+        choices=MODES,
+    ),
     Option("--max-batch", positive_int, 500, "most records per pipeline call (batch, adaptive)"),
     Option("--max-wait-ms", non_negative_int, 50, "longest wait to fill a batch (batch mode)"),
-    Option("--exit-when-idle", positive_float, None,
-           "commit and exit 0 once every assigned partition is read to its end and nothing "
-           "new arrived for this many seconds", metavar="SECONDS"),
-    Option("--reason-codes", non_negative_int, 3, "reason codes per REVIEW/DECLINE score (0: none)"),
-    Option("--inference-threads", non_negative_int, 0, "LightGBM threads for large batches (0: all cores)"),
-    Option("--flush-timeout", positive_float, 30.0, "seconds to wait for acknowledgements on revoke/stop"),
+    Option(
+        "--exit-when-idle",
+        positive_float,
+        None,
+        "commit and exit 0 once every assigned partition is read to its end and nothing "
+        "new arrived for this many seconds",
+        metavar="SECONDS",
+    ),
+    Option(
+        "--reason-codes", non_negative_int, 3, "reason codes per REVIEW/DECLINE score (0: none)"
+    ),
+    Option(
+        "--inference-threads",
+        non_negative_int,
+        0,
+        "LightGBM threads for large batches (0: all cores)",
+    ),
+    Option(
+        "--flush-timeout",
+        positive_float,
+        30.0,
+        "seconds to wait for acknowledgements on revoke/stop",
+    ),
     Option("--metrics-address", nonempty, "0.0.0.0", "address for /metrics /healthz /readyz"),  # noqa: S104
     Option("--metrics-port", port, 9108, "port for /metrics /healthz /readyz (0: off)"),
     Option("--log-level", str.upper, "INFO", "log level", choices=logs.LEVELS),
@@ -80,13 +111,18 @@ RUN_OPTIONS = (
 
 def add_run_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "run", help="score the input topic as a consumer group member",
-        description="Join the consumer group and score Transactions until stopped (SIGTERM/SIGINT).")
+        "run",
+        help="score the input topic as a consumer group member",
+        description="Join the consumer group and score Transactions until SIGTERM/SIGINT.",
+    )
     add_kafka_passthrough(p)
     add_options(p, TOPIC_OPTIONS)
     add_options(p, RUN_OPTIONS)
-    p.add_argument("--print-config", action="store_true",
-                   help="print the effective configuration (secrets masked) and exit")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (secrets masked) and exit",
+    )
     p.set_defaults(handler=run_command)
 
 
@@ -117,25 +153,29 @@ class RunSettings:
         return cls(kafka=kafka_settings(ns, environ), **values)
 
     def consumer_config(self) -> dict[str, Any]:
-        return self.kafka.consumer_config({
-            "group.id": self.group_id,
-            "client.id": f"fraud-consumer-{socket.gethostname()}",
-            "enable.auto.offset.store": False,  # stored only once outputs are acknowledged
-            "enable.auto.commit": True,  # commits what was stored, every interval
-            "auto.commit.interval.ms": 1000,
-            "enable.partition.eof": True,  # for --exit-when-idle
-            "auto.offset.reset": "earliest",  # a new group scores from the start: no loss
-            "fetch.wait.max.ms": 100,
-        })
+        return self.kafka.consumer_config(
+            {
+                "group.id": self.group_id,
+                "client.id": f"fraud-consumer-{socket.gethostname()}",
+                "enable.auto.offset.store": False,  # stored only once outputs are acknowledged
+                "enable.auto.commit": True,  # commits what was stored, every interval
+                "auto.commit.interval.ms": 1000,
+                "enable.partition.eof": True,  # for --exit-when-idle
+                "auto.offset.reset": "earliest",  # a new group scores from the start: no loss
+                "fetch.wait.max.ms": 100,
+            }
+        )
 
     def producer_config(self) -> dict[str, Any]:
-        return self.kafka.producer_config({
-            "client.id": f"fraud-consumer-{socket.gethostname()}",
-            "acks": "all",
-            "enable.idempotence": True,  # retries keep order and add no duplicates
-            "linger.ms": 5,
-            "partitioner": "murmur2_random",  # same key -> same partition as Java clients
-        })
+        return self.kafka.producer_config(
+            {
+                "client.id": f"fraud-consumer-{socket.gethostname()}",
+                "acks": "all",
+                "enable.idempotence": True,  # retries keep order and add no duplicates
+                "linger.ms": 5,
+                "partitioner": "murmur2_random",  # same key -> same partition as Java clients
+            }
+        )
 
     def printable(self) -> dict[str, Any]:
         out = asdict(self)
@@ -152,7 +192,8 @@ def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float =
         metadata = AdminClient(admin_conf).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise ConfigError(
-            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0]}") from None
+            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0]}"
+        ) from None
     missing = [t for t in topics if t not in metadata.topics]
     if missing:
         raise ConfigError(f"topic(s) do not exist: {', '.join(missing)} (create them first)")
@@ -161,7 +202,7 @@ def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float =
 def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     settings = RunSettings.from_args(ns, environ)
     if ns.print_config:
-        print(json.dumps(settings.printable(), indent=2, sort_keys=True, default=str))  # noqa: T201
+        print(json.dumps(settings.printable(), indent=2, sort_keys=True, default=str))
         return 0
     logs.configure(settings.log_level, settings.log_format)
     model = load_model(settings.model, settings.inference_threads)
@@ -170,18 +211,26 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         producer = Producer(settings.producer_config())
     except KafkaException as exc:
         raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
-    check_topics(settings.kafka.admin_config(),
-                 [settings.input_topic, settings.output_topic, settings.dlq_topic])
+    check_topics(
+        settings.kafka.admin_config(),
+        [settings.input_topic, settings.output_topic, settings.dlq_topic],
+    )
 
     metrics = ScorerMetrics()
     metrics.model_info.labels(name=model.name, version=model.version).set(1)
     pipeline = ScoringPipeline(PlainAvroCodec(), model, reason_codes=settings.reason_codes)
     loop = ScoringLoop(
-        consumer, producer, pipeline,
+        consumer,
+        producer,
+        pipeline,
         LoopSettings(
-            input_topic=settings.input_topic, output_topic=settings.output_topic,
-            dlq_topic=settings.dlq_topic, mode=settings.mode, max_batch=settings.max_batch,
-            max_wait_ms=settings.max_wait_ms, exit_when_idle=settings.exit_when_idle,
+            input_topic=settings.input_topic,
+            output_topic=settings.output_topic,
+            dlq_topic=settings.dlq_topic,
+            mode=settings.mode,
+            max_batch=settings.max_batch,
+            max_wait_ms=settings.max_wait_ms,
+            exit_when_idle=settings.exit_when_idle,
             flush_timeout=settings.flush_timeout,
         ),
         metrics,
@@ -195,7 +244,9 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
             server.close()
 
 
-def _start_server(settings: RunSettings, metrics: ScorerMetrics, loop: ScoringLoop) -> OpsServer | None:
+def _start_server(
+    settings: RunSettings, metrics: ScorerMetrics, loop: ScoringLoop
+) -> OpsServer | None:
     if settings.metrics_port == 0:
         return None
 
@@ -211,11 +262,12 @@ def _start_server(settings: RunSettings, metrics: ScorerMetrics, loop: ScoringLo
         return True, "ok"
 
     try:
-        server = OpsServer(settings.metrics_address, settings.metrics_port, metrics.registry, healthy, ready)
+        server = OpsServer(
+            settings.metrics_address, settings.metrics_port, metrics.registry, healthy, ready
+        )
     except OSError as exc:
-        raise ConfigError(
-            f"cannot serve metrics on {settings.metrics_address}:{settings.metrics_port}: {exc.strerror}"
-        ) from None
+        where = f"{settings.metrics_address}:{settings.metrics_port}"
+        raise ConfigError(f"cannot serve metrics on {where}: {exc.strerror}") from None
     server.start()
     return server
 

@@ -35,7 +35,9 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu broker process on ``host:port`` (port 0 picks a free one)."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int = 0, host: str = "127.0.0.1", log_path: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port or free_port(host)
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"tansu-{self.port}.log"
@@ -49,9 +51,19 @@ class EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
         with self.log_path.open("wb") as out:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [
+                    broker_binary(),
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         self._wait_ready(timeout)
         log.info("embedded broker (Tansu) ready on %s", self.bootstrap_servers)
@@ -64,7 +76,8 @@ class EmbeddedBroker:
         while True:
             if self._proc is not None and self._proc.poll() is not None:
                 raise RuntimeError(
-                    f"embedded broker exited with {self._proc.returncode}; see {self.log_path}")
+                    f"embedded broker exited with {self._proc.returncode}; see {self.log_path}"
+                )
             try:
                 with socket.create_connection((self.host, self.port), timeout=1.0):
                     break
@@ -72,14 +85,17 @@ class EmbeddedBroker:
                 if time.monotonic() > deadline:
                     self.stop()
                     raise RuntimeError(
-                        f"embedded broker not listening after {timeout}s; see {self.log_path}") from None
+                        f"embedded broker not listening after {timeout}s; see {self.log_path}"
+                    ) from None
                 time.sleep(0.05)
         admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
         try:
             admin.list_topics(timeout=max(1.0, deadline - time.monotonic()))
         except KafkaException as exc:
             self.stop()
-            raise RuntimeError(f"embedded broker not answering: {exc}; see {self.log_path}") from None
+            raise RuntimeError(
+                f"embedded broker not answering: {exc}; see {self.log_path}"
+            ) from None
 
     def wait(self) -> int:
         return self._proc.wait() if self._proc else 0
@@ -98,6 +114,9 @@ class EmbeddedBroker:
         return self.start()
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.stop()

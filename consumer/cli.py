@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fraud-consumer",
         description="Streaming fraud scoring on Kafka with LightGBM. Every option can also be "
-                    "set with a FRAUD_* environment variable (shown in each command's --help).",
+        "set with a FRAUD_* environment variable (shown in each command's --help).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,10 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = ns.handler(ns, environ())
         return code
     except (ConfigError, ModelError) as exc:
-        print(f"fraud-consumer: error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"fraud-consumer: error: {exc}", file=sys.stderr)
         return 2
     except FraudConsumerError as exc:
-        print(f"fraud-consumer: error: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"fraud-consumer: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

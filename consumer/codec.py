@@ -71,7 +71,7 @@ def decode_avro(value: bytes, writer: Any, reader: Any = None) -> Record:
     """Schemaless-decode ``value`` completely, mapping every failure to a DecodeError."""
     buf = io.BytesIO(value)
     try:
-        record: Record = schemaless_reader(buf, writer, reader)
+        record = schemaless_reader(buf, writer, reader)
     except EOFError:
         raise DecodeError(
             "truncated", "value ended before the record was complete (truncated or bad length)"
@@ -79,9 +79,13 @@ def decode_avro(value: bytes, writer: Any, reader: Any = None) -> Record:
     except UnicodeDecodeError:
         raise DecodeError("invalid_utf8", "a string field is not valid UTF-8") from None
     except IndexError:
-        raise DecodeError("bad_index", "an enum symbol or union branch index is out of range") from None
+        raise DecodeError(
+            "bad_index", "an enum symbol or union branch index is out of range"
+        ) from None
     except Exception as exc:  # untrusted bytes: any reader failure is this record's fault
         raise DecodeError("malformed", f"value is not valid Avro ({type(exc).__name__})") from None
+    if not isinstance(record, dict):
+        raise DecodeError("malformed", "value is not an Avro record")
     if buf.tell() != len(value):
         raise DecodeError(
             "trailing_bytes", f"{len(value) - buf.tell()} bytes left over after the record"

@@ -105,7 +105,11 @@ class Option:
 def add_options(parser: argparse.ArgumentParser, options: Sequence[Option]) -> None:
     for opt in options:
         parser.add_argument(
-            opt.flag, type=opt.type, default=None, choices=opt.choices, metavar=opt.metavar,
+            opt.flag,
+            type=opt.type,
+            default=None,
+            choices=opt.choices,
+            metavar=opt.metavar,
             help=f"{opt.help} [env {opt.env}; default {opt.default}]",
         )
 
@@ -124,28 +128,42 @@ def resolve(
             except (argparse.ArgumentTypeError, ValueError) as exc:
                 raise ConfigError(f"{opt.env}: {exc}") from None
             if opt.choices and value not in opt.choices:
-                raise ConfigError(f"{opt.env}: must be one of {', '.join(opt.choices)}, got {raw!r}")
+                raise ConfigError(
+                    f"{opt.env}: must be one of {', '.join(opt.choices)}, got {raw!r}"
+                )
         values[opt.dest] = opt.default if value is None else value
     return values
 
 
 # -- librdkafka passthrough -----------------------------------------------------------
 KAFKA_OPTIONS = (
-    Option("--bootstrap-servers", nonempty, "127.0.0.1:9092", "Kafka bootstrap servers, host:port,..."),
-    Option("--client-properties", Path, None,
-           "librdkafka properties file (key=value lines), e.g. security settings and secrets",
-           metavar="FILE"),
+    Option(
+        "--bootstrap-servers", nonempty, "127.0.0.1:9092", "Kafka bootstrap servers, host:port,..."
+    ),
+    Option(
+        "--client-properties",
+        Path,
+        None,
+        "librdkafka properties file (key=value lines), e.g. security settings and secrets",
+        metavar="FILE",
+    ),
 )
 
 
 def add_kafka_passthrough(parser: argparse.ArgumentParser) -> None:
     add_options(parser, KAFKA_OPTIONS)
-    for flag, what in (("--kafka-config", "both clients"), ("--consumer-config", "the consumer"),
-                       ("--producer-config", "the producer")):
+    for flag, what in (
+        ("--kafka-config", "both clients"),
+        ("--consumer-config", "the consumer"),
+        ("--producer-config", "the producer"),
+    ):
         parser.add_argument(
-            flag, action="append", default=[], metavar="KEY=VALUE",
+            flag,
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
             help=f"librdkafka setting for {what}; repeatable; no secrets here "
-                 f"(env {ENV_PREFIX}{flag[2:].split('-')[0].upper()}_<KEY>)",
+            f"(env {ENV_PREFIX}{flag[2:].split('-')[0].upper()}_<KEY>)",
         )
 
 
@@ -167,9 +185,15 @@ class KafkaSettings:
 
 
 # Settings the scorer's correctness depends on; a passthrough may not change them.
-MANAGED_KEYS = frozenset({
-    "bootstrap.servers", "group.id", "enable.auto.offset.store", "enable.partition.eof", "acks",
-})
+MANAGED_KEYS = frozenset(
+    {
+        "bootstrap.servers",
+        "group.id",
+        "enable.auto.offset.store",
+        "enable.partition.eof",
+        "acks",
+    }
+)
 
 
 def _merge(
@@ -192,8 +216,8 @@ def read_properties(path: Path) -> dict[str, str]:
     except OSError as exc:
         raise ConfigError(f"cannot read client properties {path}: {exc.strerror}") from None
     props = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
         if not line or line[0] in "#!":
             continue
         key, sep, value = line.partition("=")
@@ -221,7 +245,7 @@ def _pairs(items: Sequence[str], flag: str) -> dict[str, str]:
 
 def _env_pairs(environ: Mapping[str, str], prefix: str) -> dict[str, str]:
     return {
-        name[len(prefix):].lower().replace("_", "."): value
+        name[len(prefix) :].lower().replace("_", "."): value
         for name, value in environ.items()
         if name.startswith(prefix) and len(name) > len(prefix)
     }
@@ -234,8 +258,12 @@ def kafka_settings(ns: argparse.Namespace, environ: Mapping[str, str]) -> KafkaS
         common.update(read_properties(values["client_properties"]))
     common.update(_env_pairs(environ, ENV_PREFIX + "KAFKA_"))
     common.update(_pairs(ns.kafka_config, "--kafka-config"))
-    consumer = _env_pairs(environ, ENV_PREFIX + "CONSUMER_") | _pairs(ns.consumer_config, "--consumer-config")
-    producer = _env_pairs(environ, ENV_PREFIX + "PRODUCER_") | _pairs(ns.producer_config, "--producer-config")
+    consumer = _env_pairs(environ, ENV_PREFIX + "CONSUMER_") | _pairs(
+        ns.consumer_config, "--consumer-config"
+    )
+    producer = _env_pairs(environ, ENV_PREFIX + "PRODUCER_") | _pairs(
+        ns.producer_config, "--producer-config"
+    )
     for key in (*common, *consumer, *producer):
         if key in MANAGED_KEYS:
             raise ConfigError(f"{key} is managed by fraud-consumer and cannot be overridden")

@@ -39,7 +39,7 @@ class DemoSpec:
 
 
 def _say(text: str) -> None:
-    print(text, flush=True)  # noqa: T201
+    print(text, flush=True)
 
 
 class _Scorers:
@@ -51,16 +51,31 @@ class _Scorers:
         self.procs = []
         for port, log_path in zip(self.ports, self.logs, strict=True):
             with log_path.open("wb") as out:
-                self.procs.append(subprocess.Popen(  # noqa: S603 - our own CLI
-                    [sys.executable, "-m", "consumer", "run", "--exit-when-idle", "5",
-                     "--metrics-port", str(port), "--metrics-address", "127.0.0.1"],
-                    env=env, stdout=out, stderr=subprocess.STDOUT))
+                self.procs.append(
+                    subprocess.Popen(  # noqa: S603 - our own CLI
+                        [
+                            sys.executable,
+                            "-m",
+                            "consumer",
+                            "run",
+                            "--exit-when-idle",
+                            "5",
+                            "--metrics-port",
+                            str(port),
+                            "--metrics-address",
+                            "127.0.0.1",
+                        ],
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
 
     def totals(self) -> dict[str, float]:
         sums: dict[str, float] = {}
         for port in self.ports:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:  # noqa: S310
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
                     text = r.read().decode()
             except OSError:
                 continue
@@ -83,20 +98,46 @@ class _Scorers:
 
 def _progress(scorers: _Scorers, started: float) -> str:
     t = scorers.totals()
-    return (f"  t={time.monotonic() - started:5.1f}s consumed {t.get('fraud_events_consumed_total', 0):>7.0f}"
-            f"  scored {sum(v for k, v in t.items() if k == 'fraud_scores_total'):>7.0f}"
-            f"  dead-lettered {t.get('fraud_dead_letters_total', 0):>5.0f}"
-            f"  lag {t.get('fraud_consumer_lag_messages', 0):>6.0f}")
+    return (
+        f"  t={time.monotonic() - started:5.1f}s"
+        f"  consumed {t.get('fraud_events_consumed_total', 0):>7.0f}"
+        f"  scored {sum(v for k, v in t.items() if k == 'fraud_scores_total'):>7.0f}"
+        f"  dead-lettered {t.get('fraud_dead_letters_total', 0):>5.0f}"
+        f"  lag {t.get('fraud_consumer_lag_messages', 0):>6.0f}"
+    )
 
 
-def _produce(env: dict[str, str], count: int, rate: int, seed: int, malformed: float,
-             partitions: int, log_path: Path) -> subprocess.Popen[bytes]:
+def _produce(
+    env: dict[str, str],
+    count: int,
+    rate: int,
+    seed: int,
+    malformed: float,
+    partitions: int,
+    log_path: Path,
+) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as out:
         return subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "consumer", "produce", "--count", str(count), "--rate", str(rate),
-             "--seed", str(seed), "--malformed-fraction", str(malformed),
-             "--partitions", str(partitions)],
-            env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "consumer",
+                "produce",
+                "--count",
+                str(count),
+                "--rate",
+                str(rate),
+                "--seed",
+                str(seed),
+                "--malformed-fraction",
+                str(malformed),
+                "--partitions",
+                str(partitions),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def run_demo(spec: DemoSpec) -> int:
@@ -104,16 +145,27 @@ def run_demo(spec: DemoSpec) -> int:
     _say(f"fraud-consumer demo (logs in {workdir})")
     with EmbeddedBroker(log_path=workdir / "broker.log") as broker:
         _say(f"- embedded broker (Tansu) on {broker.bootstrap_servers}")
-        env = {**os.environ, "FRAUD_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
-               # The embedded broker waits out fetch.wait.max.ms even when data arrives,
-               # and joins groups slowly with the default session timeout.
-               "FRAUD_CONSUMER_FETCH_WAIT_MAX_MS": "5", "FRAUD_CONSUMER_SESSION_TIMEOUT_MS": "6000"}
-        ensure_topics({"bootstrap.servers": broker.bootstrap_servers}, {
-            DEFAULT_INPUT: spec.partitions, DEFAULT_OUTPUT: spec.partitions, DEFAULT_DLQ: 1})
-        _say(f"- topics {DEFAULT_INPUT} ({spec.partitions} partitions), {DEFAULT_OUTPUT}, {DEFAULT_DLQ}")
+        env = {
+            **os.environ,
+            "FRAUD_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            # The embedded broker waits out fetch.wait.max.ms even when data arrives,
+            # and joins groups slowly with the default session timeout.
+            "FRAUD_CONSUMER_FETCH_WAIT_MAX_MS": "5",
+            "FRAUD_CONSUMER_SESSION_TIMEOUT_MS": "6000",
+        }
+        ensure_topics(
+            {"bootstrap.servers": broker.bootstrap_servers},
+            {DEFAULT_INPUT: spec.partitions, DEFAULT_OUTPUT: spec.partitions, DEFAULT_DLQ: 1},
+        )
+        _say(
+            f"- topics {DEFAULT_INPUT} ({spec.partitions} partitions), {DEFAULT_OUTPUT}, "
+            f"{DEFAULT_DLQ}"
+        )
 
         producer_log = workdir / "producer.log"
-        backlog = _produce(env, spec.backlog, 0, 1, spec.malformed_fraction, spec.partitions, producer_log)
+        backlog = _produce(
+            env, spec.backlog, 0, 1, spec.malformed_fraction, spec.partitions, producer_log
+        )
         if backlog.wait() != 0:
             _say(f"producer failed; see {producer_log}")
             return 1
@@ -130,8 +182,9 @@ def run_demo(spec: DemoSpec) -> int:
 
         live_count = int(spec.duration * spec.rate)
         _say(f"- live traffic: {live_count} events at {spec.rate}/s")
-        live = _produce(env, live_count, spec.rate, 2, spec.malformed_fraction, spec.partitions,
-                        producer_log)
+        live = _produce(
+            env, live_count, spec.rate, 2, spec.malformed_fraction, spec.partitions, producer_log
+        )
         live_started = time.monotonic()
         while live.poll() is None:
             time.sleep(5)

@@ -21,7 +21,9 @@ def roc_auc(labels: Array, scores: Array) -> float:
     _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
     avg = first + (counts + 1) / 2.0
     ranks[order] = np.repeat(avg, counts)
-    return float((ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+    return float(
+        (ranks[labels == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives)
+    )
 
 
 def average_precision(labels: Array, scores: Array) -> float:
@@ -35,7 +37,9 @@ def average_precision(labels: Array, scores: Array) -> float:
     return float((precision * hits).sum() / positives)
 
 
-def precision_recall_at(labels: Array, scores: Array, threshold: float) -> tuple[float, float, float]:
+def precision_recall_at(
+    labels: Array, scores: Array, threshold: float
+) -> tuple[float, float, float]:
     """(precision, recall, flagged share) of the rule ``score >= threshold``."""
     flagged = scores >= threshold
     n_flagged = int(flagged.sum())
@@ -46,7 +50,9 @@ def precision_recall_at(labels: Array, scores: Array, threshold: float) -> tuple
     return precision, recall, n_flagged / len(labels) if len(labels) else float("nan")
 
 
-def threshold_for_precision(labels: Array, scores: Array, target: float, min_flagged: int = 20) -> float:
+def threshold_for_precision(
+    labels: Array, scores: Array, target: float, min_flagged: int = 20
+) -> float:
     """The lowest score threshold whose flagged set still has precision >= ``target``."""
     order = np.argsort(-scores, kind="mergesort")
     hits = labels[order]

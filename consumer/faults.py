@@ -44,7 +44,9 @@ MAKERS: dict[str, Callable[[Record, random.Random], bytes | None]] = {
     "garbage": lambda tx, rng: b"\xff\xff\xff\xff" + rng.randbytes(rng.randint(0, 40)),
     "truncated": lambda tx, rng: _valid(tx)[: rng.randint(1, len(_valid(tx)) - 1)],
     "trailing_bytes": lambda tx, rng: _valid(tx) + b"\x02\x04",
-    "invalid_utf8": lambda tx, rng: b"\x08\xff\xfe\xfd\xfc" + _valid(tx)[1 + len(tx["transaction_id"]):],
+    "invalid_utf8": lambda tx, rng: (
+        b"\x08\xff\xfe\xfd\xfc" + _valid(tx)[1 + len(tx["transaction_id"]) :]
+    ),
     "bad_enum_index": lambda tx, rng: encode_avro({**tx, "channel": 57}, _CHANNEL_AS_INT),
     "bad_union_index": lambda tx, rng: encode_avro({**tx, "device_id": 7}, _DEVICE_AS_INT),
     "registry_framing": lambda tx, rng: b"\x00" + struct.pack(">I", 42) + _valid(tx),

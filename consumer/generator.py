@@ -32,13 +32,27 @@ _MIMICRY = 0.1
 
 # Where cards are issued (weights) and rough coordinates for terminal geo.
 _CARD_COUNTRIES = {
-    "US": (30, 39.8, -98.6), "GB": (8, 52.4, -1.5), "DE": (7, 51.2, 10.4),
-    "FR": (5, 46.6, 2.4), "CA": (4, 56.1, -106.3), "ES": (3, 40.4, -3.7),
-    "IT": (3, 42.8, 12.6), "NL": (2, 52.1, 5.3), "BR": (4, -14.2, -51.9),
-    "MX": (3, 23.6, -102.6), "IN": (5, 21.0, 78.0), "JP": (4, 36.2, 138.3),
-    "AU": (3, -25.3, 133.8), "SG": (1, 1.35, 103.8), "ZA": (2, -30.6, 22.9),
-    "AE": (1, 23.4, 53.8), "PL": (2, 51.9, 19.1), "SE": (1, 60.1, 18.6),
-    "KR": (2, 35.9, 127.8), "NG": (2, 9.1, 8.7), "TH": (1, 15.9, 100.9),
+    "US": (30, 39.8, -98.6),
+    "GB": (8, 52.4, -1.5),
+    "DE": (7, 51.2, 10.4),
+    "FR": (5, 46.6, 2.4),
+    "CA": (4, 56.1, -106.3),
+    "ES": (3, 40.4, -3.7),
+    "IT": (3, 42.8, 12.6),
+    "NL": (2, 52.1, 5.3),
+    "BR": (4, -14.2, -51.9),
+    "MX": (3, 23.6, -102.6),
+    "IN": (5, 21.0, 78.0),
+    "JP": (4, 36.2, 138.3),
+    "AU": (3, -25.3, 133.8),
+    "SG": (1, 1.35, 103.8),
+    "ZA": (2, -30.6, 22.9),
+    "AE": (1, 23.4, 53.8),
+    "PL": (2, 51.9, 19.1),
+    "SE": (1, 60.1, 18.6),
+    "KR": (2, 35.9, 127.8),
+    "NG": (2, 9.1, 8.7),
+    "TH": (1, 15.9, 100.9),
 }
 _EVERYDAY_MCC = ("5411", "5812", "5814", "5541", "5912", "5311", "5651", "5999", "4111", "5200")
 _TRAVEL_MCC = ("3000", "4511", "7011", "4722", "7512", "5813")
@@ -47,8 +61,30 @@ _RESALE_MCC = ("5732", "5944", "5947", "4829", "6051", "5094")
 _RECURRING_MCC = ("4899", "4900", "5815", "5968")
 # Relative share of a country's card activity in each local hour (0..23).
 _DIURNAL = (
-    0.15, 0.08, 0.05, 0.04, 0.05, 0.1, 0.3, 0.6, 0.9, 1.0, 1.0, 1.1,
-    1.3, 1.2, 1.0, 1.0, 1.1, 1.3, 1.4, 1.3, 1.1, 0.9, 0.6, 0.3,
+    0.15,
+    0.08,
+    0.05,
+    0.04,
+    0.05,
+    0.1,
+    0.3,
+    0.6,
+    0.9,
+    1.0,
+    1.0,
+    1.1,
+    1.3,
+    1.2,
+    1.0,
+    1.0,
+    1.1,
+    1.3,
+    1.4,
+    1.3,
+    1.1,
+    0.9,
+    0.6,
+    0.3,
 )
 
 
@@ -137,8 +173,12 @@ class TransactionGenerator:
 
     def _make_single_card(self, country: str) -> _Card:
         return _Card(
-            "tok_" + self._hex(64), "acc_" + self._hex(48), country, 35.0,
-            ("dev_" + self._hex(64),), "10.0",
+            "tok_" + self._hex(64),
+            "acc_" + self._hex(48),
+            country,
+            35.0,
+            ("dev_" + self._hex(64),),
+            "10.0",
         )
 
     def _make_merchants(self, n: int) -> dict[str, list[tuple[str, str]]]:
@@ -198,7 +238,7 @@ class TransactionGenerator:
 
     def _amount_minor(self, usd: float, currency: str) -> int:
         units = usd / USD_PER_UNIT[currency]
-        return max(0, round(units * 10 ** CURRENCY_EXPONENT[currency]))
+        return max(0, round(units * 10.0 ** CURRENCY_EXPONENT[currency]))
 
     def _geo(self, country: str) -> tuple[float, float]:
         _, lat, lon = _CARD_COUNTRIES[country]
@@ -215,9 +255,18 @@ class TransactionGenerator:
         return f"{prefix}.{self._rng.randint(0, 255)}.{self._rng.randint(1, 254)}", country
 
     def _record(
-        self, card: _Card, ms: int, *, merchant_country: str, merchant: tuple[str, str],
-        usd: float, channel: str, entry_mode: str, device: str | None,
-        ip_country: str | None, geo: bool,
+        self,
+        card: _Card,
+        ms: int,
+        *,
+        merchant_country: str,
+        merchant: tuple[str, str],
+        usd: float,
+        channel: str,
+        entry_mode: str,
+        device: str | None,
+        ip_country: str | None,
+        geo: bool,
     ) -> Record:
         currency = COUNTRY_INFO[merchant_country][1]
         ip_address = None
@@ -256,26 +305,58 @@ class TransactionGenerator:
             merchant = self._merchant(country)
             mode = rng.choices(("CHIP", "CONTACTLESS", "WALLET", "MAGSTRIPE"), (45, 42, 10, 3))[0]
             usd = scale * (6 if merchant[1] in _TRAVEL_MCC else 1)
-            return self._record(card, ms, merchant_country=country, merchant=merchant, usd=usd,
-                                channel="POS", entry_mode=mode, device=None, ip_country=None,
-                                geo=rng.random() < 0.7)
+            return self._record(
+                card,
+                ms,
+                merchant_country=country,
+                merchant=merchant,
+                usd=usd,
+                channel="POS",
+                entry_mode=mode,
+                device=None,
+                ip_country=None,
+                geo=rng.random() < 0.7,
+            )
         if kind == "atm":
             usd = rng.choice((20, 40, 60, 100, 200, 300))
-            return self._record(card, ms, merchant_country=country,
-                                merchant=self._merchant(country, ("6011",)), usd=usd,
-                                channel="ATM", entry_mode="CHIP", device=None, ip_country=None,
-                                geo=True)
+            return self._record(
+                card,
+                ms,
+                merchant_country=country,
+                merchant=self._merchant(country, ("6011",)),
+                usd=usd,
+                channel="ATM",
+                entry_mode="CHIP",
+                device=None,
+                ip_country=None,
+                geo=True,
+            )
         if kind == "recurring":
-            return self._record(card, ms, merchant_country=card.country,
-                                merchant=self._merchant(card.country, _RECURRING_MCC),
-                                usd=rng.choice((4.99, 9.99, 14.99, 49.0, 89.0)),
-                                channel="RECURRING", entry_mode="CREDENTIAL_ON_FILE",
-                                device=None, ip_country=None, geo=False)
+            return self._record(
+                card,
+                ms,
+                merchant_country=card.country,
+                merchant=self._merchant(card.country, _RECURRING_MCC),
+                usd=rng.choice((4.99, 9.99, 14.99, 49.0, 89.0)),
+                channel="RECURRING",
+                entry_mode="CREDENTIAL_ON_FILE",
+                device=None,
+                ip_country=None,
+                geo=False,
+            )
         if kind == "moto":
-            return self._record(card, ms, merchant_country=card.country,
-                                merchant=self._merchant(card.country), usd=scale,
-                                channel="MOTO", entry_mode="KEYED", device=None,
-                                ip_country=None, geo=False)
+            return self._record(
+                card,
+                ms,
+                merchant_country=card.country,
+                merchant=self._merchant(card.country),
+                usd=scale,
+                channel="MOTO",
+                entry_mode="KEYED",
+                device=None,
+                ip_country=None,
+                geo=False,
+            )
         web_country = self._foreign(card.country) if rng.random() < 0.1 else card.country
         mccs = rng.choice((None, None, _DIGITAL_MCC, _RESALE_MCC, _TRAVEL_MCC))
         merchant = self._merchant(web_country, mccs)
@@ -284,59 +365,99 @@ class TransactionGenerator:
         if rng.random() < 0.05:
             device = "dev_" + self._hex(64)  # a new phone or browser
         ip_country = card.country if rng.random() < 0.95 else self._foreign(card.country)
-        return self._record(card, ms, merchant_country=web_country, merchant=merchant, usd=usd,
-                            channel="ECOMMERCE",
-                            entry_mode=rng.choice(("ECOMMERCE", "CREDENTIAL_ON_FILE", "WALLET")),
-                            device=device, ip_country=ip_country if rng.random() < 0.9 else None,
-                            geo=False)
+        return self._record(
+            card,
+            ms,
+            merchant_country=web_country,
+            merchant=merchant,
+            usd=usd,
+            channel="ECOMMERCE",
+            entry_mode=rng.choice(("ECOMMERCE", "CREDENTIAL_ON_FILE", "WALLET")),
+            device=device,
+            ip_country=ip_country if rng.random() < 0.9 else None,
+            geo=False,
+        )
 
     def _fraud(self, pattern: str, ms: int) -> list[Record]:
         rng = self._rng
         if pattern == "card_testing":
             card = self._card_at(ms)
             country = self._foreign(card.country) if rng.random() < 0.6 else card.country
-            merchant = self._merchant(country, _DIGITAL_MCC + ("5999",))
+            merchant = self._merchant(country, (*_DIGITAL_MCC, "5999"))
             out = []
             for _ in range(rng.randint(3, 8)):
                 ip = self._foreign(card.country) if rng.random() < 0.45 else card.country
-                out.append(self._record(
-                    card, ms, merchant_country=country, merchant=merchant,
-                    usd=rng.choice((0.0, 0.5, 1.0, rng.uniform(0.01, 3.0))),
-                    channel="ECOMMERCE", entry_mode=rng.choice(("KEYED", "ECOMMERCE")),
-                    device=None if rng.random() < 0.55 else rng.choice(card.devices),
-                    ip_country=ip, geo=False))
+                out.append(
+                    self._record(
+                        card,
+                        ms,
+                        merchant_country=country,
+                        merchant=merchant,
+                        usd=rng.choice((0.0, 0.5, 1.0, rng.uniform(0.01, 3.0))),
+                        channel="ECOMMERCE",
+                        entry_mode=rng.choice(("KEYED", "ECOMMERCE")),
+                        device=None if rng.random() < 0.55 else rng.choice(card.devices),
+                        ip_country=ip,
+                        geo=False,
+                    )
+                )
                 ms += rng.randint(300, 20_000)
             return out
         if pattern == "account_takeover":
             card = self._card_at(ms)
             country = self._foreign(card.country) if rng.random() < 0.3 else card.country
             ip = self._foreign(card.country) if rng.random() < 0.6 else card.country
-            return [self._record(
-                card, ms, merchant_country=country, merchant=self._merchant(country, _RESALE_MCC),
-                usd=card.spend_usd * rng.uniform(2, 30), channel="ECOMMERCE",
-                entry_mode=rng.choice(("ECOMMERCE", "WALLET")), device="dev_" + self._hex(64),
-                ip_country=ip, geo=False)]
+            return [
+                self._record(
+                    card,
+                    ms,
+                    merchant_country=country,
+                    merchant=self._merchant(country, _RESALE_MCC),
+                    usd=card.spend_usd * rng.uniform(2, 30),
+                    channel="ECOMMERCE",
+                    entry_mode=rng.choice(("ECOMMERCE", "WALLET")),
+                    device="dev_" + self._hex(64),
+                    ip_country=ip,
+                    geo=False,
+                )
+            ]
         if pattern == "counterfeit":
             card = self._card_at(ms)
             country = self._foreign(card.country)
             atm = rng.random() < 0.35
-            merchant = self._merchant(country, ("6011",) if atm else _RESALE_MCC + ("5311",))
-            return [self._record(
-                card, ms, merchant_country=country, merchant=merchant,
-                usd=rng.choice((200, 300, 500)) if atm else card.spend_usd * rng.uniform(2, 15),
-                channel="ATM" if atm else "POS",
-                entry_mode="MAGSTRIPE" if rng.random() < 0.75 else "CHIP",
-                device=None, ip_country=None, geo=rng.random() < 0.8)]
+            merchant = self._merchant(country, ("6011",) if atm else (*_RESALE_MCC, "5311"))
+            return [
+                self._record(
+                    card,
+                    ms,
+                    merchant_country=country,
+                    merchant=merchant,
+                    usd=rng.choice((200, 300, 500)) if atm else card.spend_usd * rng.uniform(2, 15),
+                    channel="ATM" if atm else "POS",
+                    entry_mode="MAGSTRIPE" if rng.random() < 0.75 else "CHIP",
+                    device=None,
+                    ip_country=None,
+                    geo=rng.random() < 0.8,
+                )
+            ]
         card = self._card_at(ms, night_only=True)
         country = self._foreign(card.country)
         atm = rng.random() < 0.4
         merchant = self._merchant(country, ("6011",) if atm else None)
-        return [self._record(
-            card, ms, merchant_country=country, merchant=merchant,
-            usd=rng.choice((200, 300, 400)) if atm else card.spend_usd * rng.uniform(3, 12),
-            channel="ATM" if atm else "POS",
-            entry_mode=rng.choice(("CHIP", "CONTACTLESS", "MAGSTRIPE")),
-            device=None, ip_country=None, geo=rng.random() < 0.7)]
+        return [
+            self._record(
+                card,
+                ms,
+                merchant_country=country,
+                merchant=merchant,
+                usd=rng.choice((200, 300, 400)) if atm else card.spend_usd * rng.uniform(3, 12),
+                channel="ATM" if atm else "POS",
+                entry_mode=rng.choice(("CHIP", "CONTACTLESS", "MAGSTRIPE")),
+                device=None,
+                ip_country=None,
+                geo=rng.random() < 0.7,
+            )
+        ]
 
     def __iter__(self) -> Iterator[LabelledTransaction]:
         return self
@@ -348,10 +469,14 @@ class TransactionGenerator:
         # Card testing comes in bursts of ~5.5 events, so it is picked less often to
         # keep the share of fraudulent *events* at fraud_rate.
         mean_burst = 5.5
-        weights = [w / (mean_burst if p == "card_testing" else 1.0)
-                   for p, w in zip(FRAUD_PATTERNS, _PATTERN_WEIGHTS, strict=True)]
-        per_pick = sum(w * (mean_burst if p == "card_testing" else 1.0)
-                       for p, w in zip(FRAUD_PATTERNS, weights, strict=True)) / sum(weights)
+        weights = [
+            w / (mean_burst if p == "card_testing" else 1.0)
+            for p, w in zip(FRAUD_PATTERNS, _PATTERN_WEIGHTS, strict=True)
+        ]
+        per_pick = sum(
+            w * (mean_burst if p == "card_testing" else 1.0)
+            for p, w in zip(FRAUD_PATTERNS, weights, strict=True)
+        ) / sum(weights)
         if self._rng.random() < self._fraud_rate / per_pick:
             pattern = self._rng.choices(FRAUD_PATTERNS, weights)[0]
             if self._rng.random() < _MIMICRY:

@@ -12,6 +12,7 @@ hand, flushes, commits and leaves the group.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -56,14 +57,17 @@ class LoopSettings:
 
 
 def to_raw(msg: Message) -> RawRecord:
+    """A consumed (error-free) message as a RawRecord."""
     ts_type, ts = msg.timestamp()
+    headers = msg.headers()
+    key, value = msg.key(), msg.value()
     return RawRecord(
-        topic=msg.topic(),
-        partition=msg.partition(),
-        offset=msg.offset(),
-        key=msg.key(),
-        value=msg.value(),
-        headers=msg.headers(),
+        topic=str(msg.topic()),
+        partition=int(msg.partition() or 0),
+        offset=int(msg.offset() or 0),
+        key=key.encode() if isinstance(key, str) else key,
+        value=value.encode() if isinstance(value, str) else value,
+        headers=list(headers.items()) if isinstance(headers, dict) else headers,
         timestamp_ms=None if ts_type == TIMESTAMP_NOT_AVAILABLE else ts,
     )
 
@@ -92,6 +96,7 @@ class ScoringLoop:
         self._assigned: set[TopicPartitionKey] = set()
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
+        self._consumed = 0
         self._last_activity = time.monotonic()
         self.heartbeat = time.monotonic()  # read by /healthz
 
@@ -122,8 +127,10 @@ class ScoringLoop:
             self._producer.poll(0)
             self._store_offsets()
             if self._idle():
-                log.info("idle for %.1fs at the end of every assigned partition; exiting",
-                         self._s.exit_when_idle)
+                log.info(
+                    "idle for %.1fs at the end of every assigned partition; exiting",
+                    self._s.exit_when_idle,
+                )
                 break
         return self._shutdown()
 
@@ -143,15 +150,16 @@ class ScoringLoop:
         for msg in msgs:
             err = msg.error()
             if err is None:
-                records.append(to_raw(msg))
-                self._at_eof[(msg.topic(), msg.partition())] = False
+                record = to_raw(msg)
+                records.append(record)
+                self._at_eof[(record.topic, record.partition)] = False
             else:
                 self._on_consume_error(msg, err)
         return records
 
     def _on_consume_error(self, msg: Message, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
-            self._at_eof[(msg.topic(), msg.partition())] = True
+            self._at_eof[(str(msg.topic()), int(msg.partition() or 0))] = True
             return
         if err.fatal():
             self._fail(f"fatal consumer error: {err}")
@@ -160,6 +168,7 @@ class ScoringLoop:
 
     # -- processing -------------------------------------------------------------
     def _handle(self, records: list[RawRecord]) -> None:
+        self._consumed += len(records)
         self._metrics.events_consumed.inc(len(records))
         self._metrics.batch_size.observe(len(records))
         started = time.perf_counter()
@@ -181,13 +190,18 @@ class ScoringLoop:
             try:
                 if isinstance(outcome, ScoredRecord):
                     self._producer.produce(
-                        self._s.output_topic, key=src.key, value=outcome.value,
+                        self._s.output_topic,
+                        key=src.key,
+                        value=outcome.value,
                         on_delivery=on_delivery,
                     )
                 else:
                     self._producer.produce(
-                        self._s.dlq_topic, key=src.key, value=src.value,
-                        headers=outcome.headers(), timestamp=src.timestamp_ms or 0,
+                        self._s.dlq_topic,
+                        key=src.key,
+                        value=src.value,
+                        headers=outcome.headers(),
+                        timestamp=src.timestamp_ms or 0,
                         on_delivery=on_delivery,
                     )
             except BufferError:
@@ -197,17 +211,30 @@ class ScoringLoop:
                 if self._stop.is_set() or self._fatal is not None:
                     return False
                 continue
+            except KafkaException as exc:
+                # Refused before it was sent (too large, unknown topic, fatal producer
+                # state): retrying the same call cannot succeed, so stop without it.
+                self._metrics.produce_errors.labels(kind="rejected").inc()
+                self._fail(f"produce for {src.position} refused: {exc.args[0].str()}")
+                return False
             self._offsets.produced(tp, src.offset)
             self._metrics.in_flight.inc()
             return True
 
     def _delivered(
-        self, tp: TopicPartitionKey, offset: int, outcome: Outcome, err: KafkaError | None, _msg: Any
+        self,
+        tp: TopicPartitionKey,
+        offset: int,
+        outcome: Outcome,
+        err: KafkaError | None,
+        _msg: Any,
     ) -> None:
         self._metrics.in_flight.dec()
         if err is not None:
             self._metrics.produce_errors.labels(kind="delivery").inc()
-            target = self._s.output_topic if isinstance(outcome, ScoredRecord) else self._s.dlq_topic
+            target = (
+                self._s.output_topic if isinstance(outcome, ScoredRecord) else self._s.dlq_topic
+            )
             self._fail(f"produce to {target} for {outcome.source.position} failed: {err}")
             return
         self._offsets.acknowledged(tp, offset)
@@ -216,12 +243,14 @@ class ScoringLoop:
             self._metrics.scores.labels(decision=outcome.decision).inc()
             self._metrics.score.observe(outcome.score)
             self._metrics.latency.labels(reference="event_time").observe(
-                max(0.0, now - outcome.event_time_ms / 1000))
+                max(0.0, now - outcome.event_time_ms / 1000)
+            )
         elif isinstance(outcome, DeadLetter):
             self._metrics.dead_letters.labels(stage=outcome.stage, reason=outcome.reason).inc()
         if outcome.source.timestamp_ms:
             self._metrics.latency.labels(reference="record_timestamp").observe(
-                max(0.0, now - outcome.source.timestamp_ms / 1000))
+                max(0.0, now - outcome.source.timestamp_ms / 1000)
+            )
 
     def _fail(self, reason: str) -> None:
         if self._fatal is None:
@@ -243,9 +272,13 @@ class ScoringLoop:
     def _commit(self, partitions: list[TopicPartitionKey] | None = None) -> None:
         """Synchronously commit the committable offsets of ``partitions`` (default: all)."""
         self._producer.poll(0)
+        # Store first: librdkafka's auto-commit (and close()) commits the *stored*
+        # offsets, and must never move a partition back behind this explicit commit.
+        self._store_offsets()
         tps = self._offsets.partitions() if partitions is None else partitions
         offsets = [
-            TopicPartition(t, p, o) for (t, p) in tps
+            TopicPartition(t, p, o)
+            for (t, p) in tps
             if (o := self._offsets.committable((t, p))) is not None
         ]
         if not offsets:
@@ -262,8 +295,11 @@ class ScoringLoop:
     def _flush(self) -> None:
         remaining = self._producer.flush(self._s.flush_timeout)
         if remaining:
-            log.warning("%d outputs still unacknowledged after %.0fs; their offsets stay uncommitted",
-                        remaining, self._s.flush_timeout)
+            log.warning(
+                "%d outputs still unacknowledged after %.0fs; their offsets stay uncommitted",
+                remaining,
+                self._s.flush_timeout,
+            )
 
     # -- group membership -------------------------------------------------------
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -312,14 +348,12 @@ class ScoringLoop:
         log.info("shutting down: flushing outputs and committing offsets")
         self._flush()
         self._commit()
-        try:
+        with contextlib.suppress(RuntimeError):  # already closed
             self._consumer.close()  # leaves the group, so partitions move at once
-        except RuntimeError:
-            pass  # already closed
         if self._fatal is not None:
             log.error("stopped after an unrecoverable error: %s", self._fatal)
             return EXIT_FAILED
-        log.info("stopped cleanly")
+        log.info("stopped cleanly after consuming %d records", self._consumed)
         return EXIT_OK
 
 

@@ -79,10 +79,7 @@ def _version_key(card_path: Path) -> tuple[tuple[int, ...], str]:
 def resolve_card_path(path: Path) -> Path:
     """The model card for ``path``: a card, a model file, or a directory (newest version)."""
     if path.is_dir():
-        cards = [
-            p for p in path.glob("*.json")
-            if (p.with_suffix(".txt")).exists()
-        ]
+        cards = [p for p in path.glob("*.json") if (p.with_suffix(".txt")).exists()]
         if not cards:
             raise ModelError(f"no model (<name>-<version>.txt with its .json card) in {path}")
         return max(cards, key=_version_key)
@@ -120,8 +117,8 @@ class FraudModel:
     def predict(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Fraud probability for each row."""
         threads = 1 if len(features) < _SINGLE_THREAD_ROWS else self._threads
-        scores: npt.NDArray[np.float64] = self._booster.predict(features, num_threads=threads)
-        return scores
+        scores = self._booster.predict(features, num_threads=threads)
+        return np.asarray(scores, dtype=np.float64)
 
     def decide(self, score: float) -> str:
         t = self.card.thresholds
@@ -136,7 +133,10 @@ class FraudModel:
         if top <= 0 or len(features) == 0:
             return [[] for _ in range(len(features))]
         threads = 1 if len(features) < _SINGLE_THREAD_ROWS else self._threads
-        contrib = self._booster.predict(features, pred_contrib=True, num_threads=threads)
+        contrib = np.asarray(
+            self._booster.predict(features, pred_contrib=True, num_threads=threads),
+            dtype=np.float64,
+        )
         names = self.card.feature_names
         out = []
         for row in contrib[:, : len(names)]:
@@ -160,7 +160,9 @@ def _check_card(card: ModelCard, card_path: Path) -> None:
         )
     t = card.thresholds
     if not (0.0 < t.review <= t.decline <= 1.0):
-        raise ModelError(f"model card {card_path} has bad thresholds: need 0 < review <= decline <= 1")
+        raise ModelError(
+            f"model card {card_path} has bad thresholds: need 0 < review <= decline <= 1"
+        )
 
 
 def load_model(path: Path, threads: int = 0) -> FraudModel:

@@ -94,7 +94,9 @@ class ScoringPipeline:
         try:
             return feature_row(tx)
         except Exception as exc:  # one record's failure must not fail the batch
-            raise FeatureError("feature_failed", f"feature computation failed ({type(exc).__name__})") from exc
+            raise FeatureError(
+                "feature_failed", f"feature computation failed ({type(exc).__name__})"
+            ) from exc
 
     def _score(self, features: np.ndarray) -> tuple[list[float | Exception], list[list[str]]]:
         """Scores for all rows at once; if the batch call fails, row by row to isolate it."""
@@ -104,7 +106,8 @@ class ScoringPipeline:
             log.warning("batch prediction failed; scoring %d rows one by one", len(features))
             scores = [self._score_one(features[i : i + 1]) for i in range(len(features))]
         flagged = [
-            i for i, s in enumerate(scores)
+            i
+            for i, s in enumerate(scores)
             if isinstance(s, float) and math.isfinite(s) and self._model.decide(s) != "APPROVE"
         ]
         reasons: list[list[str]] = [[] for _ in scores]
@@ -112,7 +115,9 @@ class ScoringPipeline:
             try:
                 codes = self._model.reason_codes(features[flagged], self._reason_codes)
             except Exception:
-                log.warning("reason codes failed for %d rows; scores are kept", len(flagged), exc_info=True)
+                log.warning(
+                    "reason codes failed for %d rows; scores are kept", len(flagged), exc_info=True
+                )
             else:
                 for i, c in zip(flagged, codes, strict=True):
                     reasons[i] = c
@@ -125,13 +130,20 @@ class ScoringPipeline:
             return exc
 
     def _outcome(
-        self, record: RawRecord, tx: Record, score: float | Exception, reasons: list[str], now_ms: int
+        self,
+        record: RawRecord,
+        tx: Record,
+        score: float | Exception,
+        reasons: list[str],
+        now_ms: int,
     ) -> Outcome:
         if isinstance(score, Exception):
             err = ScoreError("predict_failed", f"model prediction failed ({type(score).__name__})")
             return self._dead(record, err, now_ms)
         if not (math.isfinite(score) and 0.0 <= score <= 1.0):
-            return self._dead(record, ScoreError("bad_score", "model returned a non-probability"), now_ms)
+            return self._dead(
+                record, ScoreError("bad_score", "model returned a non-probability"), now_ms
+            )
         decision = self._model.decide(score)
         out = {
             "transaction_id": tx["transaction_id"],

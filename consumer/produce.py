@@ -32,6 +32,7 @@ from consumer.config import (
 )
 from consumer.errors import ConfigError
 from consumer.generator import TransactionGenerator
+from consumer.records import Headers
 from consumer.topics import ensure_topics
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,18 @@ PRODUCE_OPTIONS = (
 
 def add_produce_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "produce", help="send synthetic card transactions to Kafka",
-        description="Send synthetic, labelled Transactions keyed by card id; creates the topic if missing.")
+        "produce",
+        help="send synthetic card transactions to Kafka",
+        description="Send synthetic, labelled Transactions keyed by card id; "
+        "creates the topic if missing.",
+    )
     add_kafka_passthrough(p)
     add_options(p, PRODUCE_OPTIONS)
-    p.add_argument("--simulated-time", action="store_true",
-                   help="use the generator's simulated clock for event_time instead of now")
+    p.add_argument(
+        "--simulated-time",
+        action="store_true",
+        help="use the generator's simulated clock for event_time instead of now",
+    )
     p.set_defaults(handler=produce_command)
 
 
@@ -73,10 +80,16 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     kafka = kafka_settings(ns, environ)
     ensure_topics(kafka.admin_config(), {values["topic"]: values["partitions"]})
     try:
-        producer = Producer(kafka.producer_config({
-            "acks": "all", "enable.idempotence": True, "linger.ms": 5,
-            "partitioner": "murmur2_random",
-        }))
+        producer = Producer(
+            kafka.producer_config(
+                {
+                    "acks": "all",
+                    "enable.idempotence": True,
+                    "linger.ms": 5,
+                    "partitioner": "murmur2_random",
+                }
+            )
+        )
     except KafkaException as exc:
         raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
 
@@ -105,7 +118,7 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         if chooser.random() < values["malformed_fraction"]:
             kind = chooser.choice(faults.KINDS)
             value = faults.malformed_value(kind, tx, chooser)
-            headers = [("synthetic.malformed", kind.encode())]
+            headers: Headers = [("synthetic.malformed", kind.encode())]
             malformed += 1
         else:
             value = codec.encode_transaction(tx)
@@ -118,14 +131,24 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     elapsed = time.monotonic() - started
     log.info("sent %d events (%d malformed) in %.1fs", sent, malformed, elapsed)
     if failures or remaining:
-        log.error("%d deliveries failed (first: %s), %d unacknowledged",
-                  len(failures), failures[0] if failures else "-", remaining)
+        log.error(
+            "%d deliveries failed (first: %s), %d unacknowledged",
+            len(failures),
+            failures[0] if failures else "-",
+            remaining,
+        )
         return 1
     return 0
 
 
-def _produce(producer: Producer, topic: str, key: bytes, value: bytes | None,
-             headers: list[tuple[str, bytes]], delivered: Any) -> None:
+def _produce(
+    producer: Producer,
+    topic: str,
+    key: bytes,
+    value: bytes | None,
+    headers: Headers,
+    delivered: Any,
+) -> None:
     while True:
         try:
             producer.produce(topic, key=key, value=value, headers=headers, on_delivery=delivered)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-Headers = list[tuple[str, bytes | None]]
+# What confluent-kafka accepts when producing; consumed header values are bytes or None.
+Headers = list[tuple[str, str | bytes | None]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,14 +35,20 @@ def read_topics(bootstrap: str, input_topic: str, output_topic: str, dlq_topic: 
         pos = (msg.partition(), msg.offset())
         headers = msg.headers()
         malformed = _header(headers, "synthetic.malformed")
-        data.labels[pos] = f"malformed:{malformed}" if malformed else (
-            _header(headers, "synthetic.fraud_pattern") or "unlabelled")
+        data.labels[pos] = (
+            f"malformed:{malformed}"
+            if malformed
+            else (_header(headers, "synthetic.fraud_pattern") or "unlabelled")
+        )
         data.input_ts[pos] = msg.timestamp()[1]
     codec = PlainAvroCodec()
     data.scores = [codec.decode_score(m.value()) for m in read_all(bootstrap, output_topic)]
     for msg in read_all(bootstrap, dlq_topic):
         h = msg.headers()
-        pos = (int(_header(h, "dlq.source.partition") or -1), int(_header(h, "dlq.source.offset") or -1))
+        pos = (
+            int(_header(h, "dlq.source.partition") or -1),
+            int(_header(h, "dlq.source.offset") or -1),
+        )
         data.dead.append((pos, f"{_header(h, 'dlq.error.stage')}/{_header(h, 'dlq.error.reason')}"))
     return data
 
@@ -76,19 +82,33 @@ class DemoReport:
         for reason, n in sorted(Counter(r for _, r in d.dead).items(), key=lambda kv: -kv[1]):
             lines.append(f"  {reason:<34}{n:>6,}")
         dl_positions = {pos for pos, _ in d.dead}
-        caught_malformed = sum(1 for p, v in d.labels.items() if v.startswith("malformed:") and p in dl_positions)
+        caught_malformed = sum(
+            1 for p, v in d.labels.items() if v.startswith("malformed:") and p in dl_positions
+        )
         lines.append(f"  malformed events dead-lettered: {caught_malformed:,} of {malformed:,}")
 
         decisions = Counter(s["decision"] for s in d.scores)
-        lines.append("Decisions        " + "  ".join(
-            f"{k} {decisions[k]:,} ({_pct(decisions[k], len(d.scores))})" for k in ("APPROVE", "REVIEW", "DECLINE")))
+        lines.append(
+            "Decisions        "
+            + "  ".join(
+                f"{k} {decisions[k]:,} ({_pct(decisions[k], len(d.scores))})"
+                for k in ("APPROVE", "REVIEW", "DECLINE")
+            )
+        )
         lines += self._fraud_lines()
         lines += self._speed_lines()
-        verdict = "yes" if self.accounted_for else (
-            f"NO: {len(self.missing)} missing, {len(self.both)} both scored and dead-lettered, "
-            f"{len(self.unknown)} unknown")
-        lines.append(f"Accounting       every input offset ended as exactly one score or dead letter: "
-                     f"{verdict} (duplicates from redelivery: {self.duplicates})")
+        verdict = (
+            "yes"
+            if self.accounted_for
+            else (
+                f"NO: {len(self.missing)} missing, {len(self.both)} both scored and dead-lettered, "
+                f"{len(self.unknown)} unknown"
+            )
+        )
+        lines.append(
+            f"Accounting       every input offset ended as exactly one score or dead letter: "
+            f"{verdict} (duplicates from redelivery: {self.duplicates})"
+        )
         return "\n".join(lines)
 
     def _fraud_lines(self) -> list[str]:
@@ -109,10 +129,16 @@ class DemoReport:
         ]
         for label, c in sorted(fraud.items()):
             n = sum(c.values())
-            out.append(f"  {label:<22}{c['REVIEW'] + c['DECLINE']:>6,} of {n:>6,} ({_pct(c['REVIEW'] + c['DECLINE'], n)})")
-        out.append(f"False alarms     {legit_flagged:,} of {sum(legit.values()):,} legitimate events flagged "
-                   f"({_pct(legit_flagged, sum(legit.values()))})")
-        out.append(f"Declines        {declined:,} declined, {_pct(declined_fraud, declined)} of them fraud")
+            hit = c["REVIEW"] + c["DECLINE"]
+            out.append(f"  {label:<22}{hit:>6,} of {n:>6,} ({_pct(hit, n)})")
+        n_legit = sum(legit.values())
+        out.append(
+            f"False alarms     {legit_flagged:,} of {n_legit:,} legitimate events flagged "
+            f"({_pct(legit_flagged, n_legit)})"
+        )
+        out.append(
+            f"Declines        {declined:,} declined, {_pct(declined_fraud, declined)} of them fraud"
+        )
         return out
 
     def _speed_lines(self) -> list[str]:
@@ -121,19 +147,31 @@ class DemoReport:
             return []
         ordered = sorted(d.input_ts.items(), key=lambda kv: kv[1])
         backlog = {pos for pos, _ in ordered[: self.backlog_size]}
-        back = [s["scored_at"] for s in d.scores if (s["source_partition"], s["source_offset"]) in backlog]
+        back = [
+            s["scored_at"]
+            for s in d.scores
+            if (s["source_partition"], s["source_offset"]) in backlog
+        ]
         out = []
         if len(back) > 1:
             span = (max(back) - min(back)) / 1000
-            out.append(f"Throughput       backlog of {len(back):,} scored in {span:.2f}s: "
-                       f"{len(back) / span if span else float('inf'):,.0f} events/s")
-        live = np.array([
-            s["scored_at"] - d.input_ts[(s["source_partition"], s["source_offset"])]
-            for s in d.scores if (s["source_partition"], s["source_offset"]) not in backlog
-            and (s["source_partition"], s["source_offset"]) in d.input_ts
-        ], dtype=np.float64)
+            out.append(
+                f"Throughput       backlog of {len(back):,} scored in {span:.2f}s: "
+                f"{len(back) / span if span else float('inf'):,.0f} events/s"
+            )
+        live = np.array(
+            [
+                s["scored_at"] - d.input_ts[(s["source_partition"], s["source_offset"])]
+                for s in d.scores
+                if (s["source_partition"], s["source_offset"]) not in backlog
+                and (s["source_partition"], s["source_offset"]) in d.input_ts
+            ],
+            dtype=np.float64,
+        )
         if len(live):
             p50, p95, p99 = np.percentile(live, [50, 95, 99])
-            out.append(f"Latency (live)   record timestamp -> scored: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
-                       f"p99 {p99:.0f} ms, max {live.max():.0f} ms over {len(live):,} events")
+            out.append(
+                f"Latency (live)   record timestamp -> scored: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
+                f"p99 {p99:.0f} ms, max {live.max():.0f} ms over {len(live):,} events"
+            )
         return out

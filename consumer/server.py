@@ -23,7 +23,9 @@ class OpsServer:
         handler = _handler(registry, healthy, ready)
         self._server = ThreadingHTTPServer((address, port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ops-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="ops-http", daemon=True
+        )
 
     @property
     def port(self) -> int:
@@ -38,7 +40,9 @@ class OpsServer:
         self._server.server_close()
 
 
-def _handler(registry: CollectorRegistry, healthy: Check, ready: Check) -> type[BaseHTTPRequestHandler]:
+def _handler(
+    registry: CollectorRegistry, healthy: Check, ready: Check
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
@@ -57,7 +61,7 @@ def _handler(registry: CollectorRegistry, healthy: Check, ready: Check) -> type[
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass  # scrapes every few seconds would flood the log
 
     return Handler

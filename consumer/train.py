@@ -25,7 +25,12 @@ from consumer.evaluation import (
     threshold_for_precision,
     threshold_for_rate,
 )
-from consumer.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, feature_matrix
+from consumer.features import (
+    CATEGORICAL_FEATURES,
+    FEATURE_NAMES,
+    FEATURE_SET_VERSION,
+    feature_matrix,
+)
 from consumer.generator import FRAUD_PATTERNS, TransactionGenerator
 from consumer.model import ModelCard, Thresholds, sha256_file
 
@@ -75,24 +80,36 @@ def train(spec: TrainingSpec, out_dir: Path, overwrite: bool = False) -> ModelCa
     fit_end, valid_end = int(spec.rows * 0.7), int(spec.rows * 0.8)
 
     train_set = lgb.Dataset(
-        features[:fit_end], labels[:fit_end], feature_name=list(FEATURE_NAMES),
-        categorical_feature=list(CATEGORICAL_FEATURES), free_raw_data=False,
+        features[:fit_end],
+        labels[:fit_end],
+        feature_name=list(FEATURE_NAMES),
+        categorical_feature=list(CATEGORICAL_FEATURES),
+        free_raw_data=False,
     )
-    valid_set = lgb.Dataset(features[fit_end:valid_end], labels[fit_end:valid_end], reference=train_set)
+    valid_set = lgb.Dataset(
+        features[fit_end:valid_end], labels[fit_end:valid_end], reference=train_set
+    )
     log.info("training on %d rows, early stopping on %d", fit_end, valid_end - fit_end)
     booster = lgb.train(
-        PARAMS, train_set, num_boost_round=spec.max_rounds, valid_sets=[valid_set],
+        PARAMS,
+        train_set,
+        num_boost_round=spec.max_rounds,
+        valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(40, verbose=False)],
     )
     rounds = booster.best_iteration or spec.max_rounds
 
-    valid_scores = booster.predict(features[fit_end:valid_end], num_iteration=rounds)
+    valid_scores = np.asarray(
+        booster.predict(features[fit_end:valid_end], num_iteration=rounds), dtype=np.float64
+    )
     valid_labels = labels[fit_end:valid_end]
     decline = threshold_for_precision(valid_labels, valid_scores, spec.decline_precision)
     review = min(threshold_for_rate(valid_scores, spec.review_rate), decline)
     thresholds = Thresholds(review=round(review, 6), decline=round(decline, 6))
 
-    hold_scores = booster.predict(features[valid_end:], num_iteration=rounds)
+    hold_scores = np.asarray(
+        booster.predict(features[valid_end:], num_iteration=rounds), dtype=np.float64
+    )
     metrics = _holdout_metrics(labels[valid_end:], hold_scores, patterns[valid_end:], thresholds)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +149,9 @@ def train(spec: TrainingSpec, out_dir: Path, overwrite: bool = False) -> ModelCa
 
 
 def _holdout_metrics(
-    labels: np.ndarray[Any, Any], scores: np.ndarray[Any, Any], patterns: np.ndarray[Any, Any],
+    labels: np.ndarray[Any, Any],
+    scores: np.ndarray[Any, Any],
+    patterns: np.ndarray[Any, Any],
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     d_prec, d_rec, d_rate = precision_recall_at(labels, scores, thresholds.decline)

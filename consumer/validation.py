@@ -34,10 +34,9 @@ def looks_like_pan(value: str) -> bool:
     if not 13 <= len(digits) <= 19:
         return False
     total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
+    for i, digit in enumerate(reversed(digits)):
+        doubled = digit * 2 if i % 2 == 1 else digit
+        total += doubled - 9 if doubled > 9 else doubled
     return total % 10 == 0
 
 
@@ -93,7 +92,11 @@ def _validate_optional(tx: Record) -> None:
     lat, lon = tx["latitude"], tx["longitude"]
     if (lat is None) != (lon is None):
         raise _fail("bad_geo", "latitude and longitude must both be present or both absent")
-    if lat is not None and lon is not None and not (
-        math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+    if (
+        lat is not None
+        and lon is not None
+        and not (
+            math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
+        )
     ):
         raise _fail("bad_geo", "latitude/longitude are not finite coordinates in range")
