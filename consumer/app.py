@@ -33,6 +33,7 @@ from consumer.config import (
     resolve,
 )
 from consumer.errors import ConfigError
+from consumer.lag import LagTracker
 from consumer.loop import MODES, LoopSettings, ScoringLoop
 from consumer.metrics import ScorerMetrics
 from consumer.model import load_model
@@ -163,6 +164,7 @@ class RunSettings:
                 "enable.partition.eof": True,  # for --exit-when-idle
                 "auto.offset.reset": "earliest",  # a new group scores from the start: no loss
                 "fetch.wait.max.ms": 100,
+                "statistics.interval.ms": 5000,  # lag metrics, from fetch high watermarks
             }
         )
 
@@ -206,8 +208,11 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return 0
     logs.configure(settings.log_level, settings.log_format)
     model = load_model(settings.model, settings.inference_threads)
+    metrics = ScorerMetrics()
+    metrics.model_info.labels(name=model.name, version=model.version).set(1)
+    lag = LagTracker(settings.input_topic, metrics)
     try:
-        consumer = Consumer(settings.consumer_config())
+        consumer = Consumer({**settings.consumer_config(), "stats_cb": lag.on_stats})
         producer = Producer(settings.producer_config())
     except KafkaException as exc:
         raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
@@ -216,8 +221,6 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         [settings.input_topic, settings.output_topic, settings.dlq_topic],
     )
 
-    metrics = ScorerMetrics()
-    metrics.model_info.labels(name=model.name, version=model.version).set(1)
     pipeline = ScoringPipeline(PlainAvroCodec(), model, reason_codes=settings.reason_codes)
     loop = ScoringLoop(
         consumer,
@@ -234,6 +237,7 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
             flush_timeout=settings.flush_timeout,
         ),
         metrics,
+        lag,
     )
     server = _start_server(settings, metrics, loop)
     _install_signal_handlers(loop)

@@ -32,6 +32,7 @@ from confluent_kafka import (
 )
 
 from consumer.deadletter import DeadLetter
+from consumer.lag import LagTracker
 from consumer.metrics import ScorerMetrics
 from consumer.offsets import OffsetTracker, TopicPartitionKey
 from consumer.pipeline import Outcome, ScoringPipeline
@@ -80,6 +81,7 @@ class ScoringLoop:
         pipeline: ScoringPipeline,
         settings: LoopSettings,
         metrics: ScorerMetrics,
+        lag: LagTracker | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if settings.mode not in MODES:
@@ -89,6 +91,7 @@ class ScoringLoop:
         self._pipeline = pipeline
         self._s = settings
         self._metrics = metrics
+        self._lag = lag or LagTracker(settings.input_topic, metrics)
         self._clock = clock
         self._offsets = OffsetTracker()
         self._stop = threading.Event()
@@ -153,6 +156,7 @@ class ScoringLoop:
                 record = to_raw(msg)
                 records.append(record)
                 self._at_eof[(record.topic, record.partition)] = False
+                self._lag.consumed(record.partition, record.timestamp_ms)
             else:
                 self._on_consume_error(msg, err)
         return records
@@ -309,7 +313,9 @@ class ScoringLoop:
             self._assigned.add(key)
             self._at_eof[key] = False
             self._offsets.assign(key)
+        self._lag.assigned([tp.partition for tp in partitions])
         self._joined = True
+        self._metrics.ready.set(1)
         self._last_activity = time.monotonic()
         self._metrics.assigned_partitions.set(len(self._assigned))
         log.info("assigned %s", _names(partitions) or "nothing")
@@ -329,6 +335,7 @@ class ScoringLoop:
         log.warning("lost %s; uncommitted records will be redelivered", _names(partitions))
 
     def _release(self, keys: list[TopicPartitionKey]) -> None:
+        self._lag.released([p for _, p in keys])
         for key in keys:
             self._assigned.discard(key)
             self._at_eof.pop(key, None)
