@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from consumer import logs
-from consumer.codec import PlainAvroCodec
+from consumer.codec import Codec, PlainAvroCodec
 from consumer.config import (
     KafkaSettings,
     Option,
@@ -34,10 +34,11 @@ from consumer.config import (
 )
 from consumer.errors import ConfigError
 from consumer.lag import LagTracker
-from consumer.loop import MODES, LoopSettings, ScoringLoop
+from consumer.loop import MODES, LoopSettings, ScoringLoop, commit_callback
 from consumer.metrics import ScorerMetrics
 from consumer.model import load_model
 from consumer.pipeline import ScoringPipeline
+from consumer.registry import RegistryCodec, RegistryUnavailable, registry_client
 from consumer.server import OpsServer
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,10 @@ DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
     "payments.transactions.dlq",
 )
 STUCK_AFTER_SECONDS = 120.0
+REGISTRY_ENV = {
+    "FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "basic.auth.user.info",
+    "FRAUD_SCHEMA_REGISTRY_SSL_CA_LOCATION": "ssl.ca.location",
+}
 
 
 def default_model_path() -> Path:
@@ -103,6 +108,14 @@ RUN_OPTIONS = (
         30.0,
         "seconds to wait for acknowledgements on revoke/stop",
     ),
+    Option(
+        "--schema-registry-url",
+        nonempty,
+        None,
+        "read and write the Confluent wire format with this Schema Registry "
+        "(credentials: FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO); unset: plain Avro",
+        metavar="URL",
+    ),
     Option("--metrics-address", nonempty, "0.0.0.0", "address for /metrics /healthz /readyz"),  # noqa: S104
     Option("--metrics-port", port, 9108, "port for /metrics /healthz /readyz (0: off)"),
     Option("--log-level", str.upper, "INFO", "log level", choices=logs.LEVELS),
@@ -144,14 +157,23 @@ class RunSettings:
     flush_timeout: float
     metrics_address: str
     metrics_port: int
+    schema_registry_url: str | None
     log_level: str
     log_format: str
+    registry_config: dict[str, str]
 
     @classmethod
     def from_args(cls, ns: argparse.Namespace, environ: Mapping[str, str]) -> RunSettings:
         values = resolve(ns, TOPIC_OPTIONS + RUN_OPTIONS, environ)
         values["model"] = values["model"] or default_model_path()
-        return cls(kafka=kafka_settings(ns, environ), **values)
+        registry_config = {
+            key: environ[name]
+            for name, key in REGISTRY_ENV.items()
+            if environ.get(name) and values["schema_registry_url"]
+        }
+        if "basic.auth.user.info" in registry_config:
+            registry_config["basic.auth.credentials.source"] = "USER_INFO"
+        return cls(kafka=kafka_settings(ns, environ), registry_config=registry_config, **values)
 
     def consumer_config(self) -> dict[str, Any]:
         return self.kafka.consumer_config(
@@ -185,7 +207,24 @@ class RunSettings:
         out["model"] = str(self.model)
         out["consumer"] = masked(self.consumer_config())
         out["producer"] = masked(self.producer_config())
+        out["registry_config"] = masked(self.registry_config)
         return out
+
+
+def make_codec(settings: RunSettings) -> Codec:
+    """Plain Avro, or the Schema Registry wire format when a registry URL is set."""
+    if not settings.schema_registry_url:
+        return PlainAvroCodec()
+    codec = RegistryCodec(
+        registry_client(settings.schema_registry_url, settings.registry_config),
+        f"{settings.output_topic}-value",
+    )
+    try:
+        schema_id = codec.register_output_schema()
+    except RegistryUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    log.info("schema registry %s: FraudScore schema id %d", settings.schema_registry_url, schema_id)
+    return codec
 
 
 def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float = 15.0) -> None:
@@ -207,38 +246,7 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(json.dumps(settings.printable(), indent=2, sort_keys=True, default=str))
         return 0
     logs.configure(settings.log_level, settings.log_format)
-    model = load_model(settings.model, settings.inference_threads)
-    metrics = ScorerMetrics()
-    metrics.model_info.labels(name=model.name, version=model.version).set(1)
-    lag = LagTracker(settings.input_topic, metrics)
-    try:
-        consumer = Consumer({**settings.consumer_config(), "stats_cb": lag.on_stats})
-        producer = Producer(settings.producer_config())
-    except KafkaException as exc:
-        raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
-    check_topics(
-        settings.kafka.admin_config(),
-        [settings.input_topic, settings.output_topic, settings.dlq_topic],
-    )
-
-    pipeline = ScoringPipeline(PlainAvroCodec(), model, reason_codes=settings.reason_codes)
-    loop = ScoringLoop(
-        consumer,
-        producer,
-        pipeline,
-        LoopSettings(
-            input_topic=settings.input_topic,
-            output_topic=settings.output_topic,
-            dlq_topic=settings.dlq_topic,
-            mode=settings.mode,
-            max_batch=settings.max_batch,
-            max_wait_ms=settings.max_wait_ms,
-            exit_when_idle=settings.exit_when_idle,
-            flush_timeout=settings.flush_timeout,
-        ),
-        metrics,
-        lag,
-    )
+    loop, metrics = build_scorer(settings)
     server = _start_server(settings, metrics, loop)
     _install_signal_handlers(loop)
     try:
@@ -246,6 +254,45 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     finally:
         if server is not None:
             server.close()
+
+
+def build_scorer(
+    settings: RunSettings, codec: Codec | None = None, metrics: ScorerMetrics | None = None
+) -> tuple[ScoringLoop, ScorerMetrics]:
+    """Model, clients, pipeline and loop, checked; raises ConfigError/ModelError with one line."""
+    model = load_model(settings.model, settings.inference_threads)
+    metrics = metrics or ScorerMetrics()
+    metrics.model_info.labels(name=model.name, version=model.version).set(1)
+    lag = LagTracker(settings.input_topic, metrics)
+    try:
+        consumer = Consumer(
+            {
+                **settings.consumer_config(),
+                "stats_cb": lag.on_stats,
+                "on_commit": commit_callback(metrics),
+            }
+        )
+        producer = Producer(settings.producer_config())
+    except KafkaException as exc:
+        raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
+    check_topics(
+        settings.kafka.admin_config(),
+        [settings.input_topic, settings.output_topic, settings.dlq_topic],
+    )
+    pipeline = ScoringPipeline(
+        codec or make_codec(settings), model, reason_codes=settings.reason_codes
+    )
+    loop_settings = LoopSettings(
+        input_topic=settings.input_topic,
+        output_topic=settings.output_topic,
+        dlq_topic=settings.dlq_topic,
+        mode=settings.mode,
+        max_batch=settings.max_batch,
+        max_wait_ms=settings.max_wait_ms,
+        exit_when_idle=settings.exit_when_idle,
+        flush_timeout=settings.flush_timeout,
+    )
+    return ScoringLoop(consumer, producer, pipeline, loop_settings, metrics, lag), metrics
 
 
 def _start_server(

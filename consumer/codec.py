@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.read import SchemaResolutionError
 
 from consumer.errors import DecodeError
 
@@ -81,6 +82,10 @@ def decode_avro(value: bytes, writer: Any, reader: Any = None) -> Record:
     except IndexError:
         raise DecodeError(
             "bad_index", "an enum symbol or union branch index is out of range"
+        ) from None
+    except SchemaResolutionError:
+        raise DecodeError(
+            "schema_mismatch", "the writer's schema cannot be resolved to the Transaction schema"
         ) from None
     except Exception as exc:  # untrusted bytes: any reader failure is this record's fault
         raise DecodeError("malformed", f"value is not valid Avro ({type(exc).__name__})") from None

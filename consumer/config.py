@@ -20,7 +20,14 @@ from typing import Any
 from consumer.errors import ConfigError
 
 ENV_PREFIX = "FRAUD_"
-_SECRET_MARKERS = ("password", "secret", "ssl.key.pem", "sasl.oauthbearer.config", "jaas")
+_SECRET_MARKERS = (
+    "password",
+    "secret",
+    "ssl.key.pem",
+    "sasl.oauthbearer.config",
+    "jaas",
+    "user.info",
+)
 MASK = "*****"
 
 

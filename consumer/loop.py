@@ -35,8 +35,9 @@ from consumer.deadletter import DeadLetter
 from consumer.lag import LagTracker
 from consumer.metrics import ScorerMetrics
 from consumer.offsets import OffsetTracker, TopicPartitionKey
-from consumer.pipeline import Outcome, ScoringPipeline
+from consumer.pipeline import Outcome, PipelineResult, ScoringPipeline
 from consumer.records import RawRecord, ScoredRecord
+from consumer.registry import RegistryUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +177,9 @@ class ScoringLoop:
         self._metrics.events_consumed.inc(len(records))
         self._metrics.batch_size.observe(len(records))
         started = time.perf_counter()
-        result = self._pipeline.process(records)
+        result = self._process(records)
+        if result is None:
+            return  # stopping while a dependency is down: nothing produced, nothing stored
         self._metrics.pipeline_seconds.observe(time.perf_counter() - started)
         if result.inference_seconds:
             self._metrics.inference_seconds.observe(result.inference_seconds)
@@ -185,6 +188,24 @@ class ScoringLoop:
                 # Shutting down under backpressure: the rest of the batch is not
                 # produced, so its offsets are never stored and will be redelivered.
                 return
+
+    def _process(self, records: list[RawRecord]) -> PipelineResult | None:
+        """Run the pipeline, retrying while the schema registry cannot be reached.
+
+        Transient failures are nobody's record's fault, so they are retried (with backoff,
+        interruptible by stop()) and never dead-lettered.
+        """
+        backoff = 0.5
+        while True:
+            try:
+                return self._pipeline.process(records)
+            except RegistryUnavailable as exc:
+                self._metrics.registry_errors.inc()
+                log.warning("%s; retrying the batch in %.1fs", exc, backoff)
+                self.heartbeat = time.monotonic()  # waiting on purpose, not stuck
+                if self._stop.wait(backoff):
+                    return None
+                backoff = min(backoff * 2, 10.0)
 
     def _produce(self, outcome: Outcome) -> bool:
         src = outcome.source
@@ -362,6 +383,21 @@ class ScoringLoop:
             return EXIT_FAILED
         log.info("stopped cleanly after consuming %d records", self._consumed)
         return EXIT_OK
+
+
+def commit_callback(
+    metrics: ScorerMetrics,
+) -> Callable[[KafkaError | None, list[TopicPartition]], None]:
+    """librdkafka ``on_commit`` for the background auto-commits (and the one in close())."""
+
+    def on_commit(err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        if err is None:
+            metrics.commits.inc()
+        elif err.code() != KafkaError._NO_OFFSET:  # nothing new to commit is not a failure
+            metrics.commit_failures.inc()
+            log.warning("offset commit failed: %s", err)
+
+    return on_commit
 
 
 def _names(partitions: list[TopicPartition]) -> str:

@@ -142,6 +142,11 @@ class ScorerMetrics:
             ["event"],
             registry=r,
         )
+        self.registry_errors = Counter(
+            "fraud_schema_registry_errors",
+            "Failed Schema Registry lookups (batch retried, never dead-lettered).",
+            registry=r,
+        )
         self.model_info = Gauge(
             "fraud_model_info", "The loaded model (value 1).", ["name", "version"], registry=r
         )
