@@ -49,6 +49,8 @@ DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
     "payments.transactions.dlq",
 )
 STUCK_AFTER_SECONDS = 120.0
+# librdkafka's own log lines go through Python logging, so --log-format json covers them.
+KAFKA_LOG = logging.getLogger("librdkafka")
 REGISTRY_ENV = {
     "FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "basic.auth.user.info",
     "FRAUD_SCHEMA_REGISTRY_SSL_CA_LOCATION": "ssl.ca.location",
@@ -270,9 +272,10 @@ def build_scorer(
                 **settings.consumer_config(),
                 "stats_cb": lag.on_stats,
                 "on_commit": commit_callback(metrics),
+                "logger": KAFKA_LOG,
             }
         )
-        producer = Producer(settings.producer_config())
+        producer = Producer({**settings.producer_config(), "logger": KAFKA_LOG})
     except KafkaException as exc:
         raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
     check_topics(

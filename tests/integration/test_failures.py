@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -80,13 +81,16 @@ def test_sigterm_when_idle_leaves_offsets_at_the_end(
     inp, out, dlq = topics(2)
     sent = produce(bootstrap, inp, make_values(500, malformed_every=10))
     group = _group()
-    scorer = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, metrics=True)
+    scorer = Scorer(
+        bootstrap, (inp, out, dlq), group, tmp_path, "--log-format", "json", metrics=True
+    )
     scorer.wait_for("fraud_scores_total", 450)
     scorer.wait_for("fraud_dead_letters_total", 50)
     scorer.signal(signal.SIGTERM)
     assert scorer.wait(30) == 0, scorer.output()
     assert committed(bootstrap, group, inp, 2) == end_offsets(sent, 2)
-    assert "stopped cleanly" in scorer.output()
+    lines = [json.loads(line) for line in scorer.output().splitlines()]  # every line is JSON
+    assert any("stopped cleanly" in line["message"] for line in lines)
 
 
 def test_two_scorers_share_the_partitions_of_one_group(

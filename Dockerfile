@@ -1,0 +1,26 @@
+# fraud-consumer: slim, non-root. Build: docker build -t fraud-consumer .
+FROM python:3.11-slim AS build
+WORKDIR /src
+# libgomp1: LightGBM's OpenMP runtime.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/*
+COPY pyproject.toml README.md ./
+COPY consumer ./consumer
+COPY schemas ./schemas
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin scorer
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+WORKDIR /app
+COPY --chown=root:root models ./models
+USER 10001
+EXPOSE 9108
+ENV PYTHONUNBUFFERED=1 FRAUD_LOG_FORMAT=json FRAUD_MODEL=/app/models
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
+  CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=2).status == 200 else 1)"]
+ENTRYPOINT ["fraud-consumer"]
+CMD ["run"]
