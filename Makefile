@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/pipeline.py
 
 train: $(STAMP)
 	$(BIN)/fraud-consumer train --force
