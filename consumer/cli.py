@@ -16,6 +16,7 @@ log = logging.getLogger("consumer")
 
 def build_parser() -> argparse.ArgumentParser:
     from consumer.app import add_run_parser
+    from consumer.batch import add_batch_parser
     from consumer.commands import add_broker_parser, add_demo_parser, add_train_parser
     from consumer.produce import add_produce_parser
 
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_broker_parser(sub)
     add_demo_parser(sub)
+    add_batch_parser(sub)
     return parser
 
 

@@ -34,11 +34,19 @@ def _valid(tx: Record) -> bytes:
     return _CODEC.encode_transaction(tx)
 
 
-def _with(tx: Record, **changes: Any) -> bytes:
-    return _valid({**tx, **changes})
+# Faults that keep the record schema-valid (so they fit in an Avro file) but break a rule.
+RECORD_FAULTS: dict[str, Callable[[Record, random.Random], Record]] = {
+    "negative_amount": lambda tx, rng: {**tx, "amount_minor": -rng.randint(1, 10**6)},
+    "unknown_currency": lambda tx, rng: {**tx, "currency": "XYZ"},
+    "empty_transaction_id": lambda tx, rng: {**tx, "transaction_id": ""},
+    "card_number_in_card_id": lambda tx, rng: {**tx, "card_id": "4111111111111111"},
+    "bad_country": lambda tx, rng: {**tx, "merchant_country": "usa"},
+    "nan_latitude": lambda tx, rng: {**tx, "latitude": float("nan"), "longitude": 1.0},
+    "event_time_in_seconds": lambda tx, rng: {**tx, "event_time": tx["event_time"] // 1000},
+}
 
-
-MAKERS: dict[str, Callable[[Record, random.Random], bytes | None]] = {
+# Faults in the bytes themselves: only a Kafka value can carry these.
+BYTE_FAULTS: dict[str, Callable[[Record, random.Random], bytes | None]] = {
     "tombstone": lambda tx, rng: None,
     "empty_value": lambda tx, rng: b"",
     "garbage": lambda tx, rng: b"\xff\xff\xff\xff" + rng.randbytes(rng.randint(0, 40)),
@@ -50,17 +58,12 @@ MAKERS: dict[str, Callable[[Record, random.Random], bytes | None]] = {
     "bad_enum_index": lambda tx, rng: encode_avro({**tx, "channel": 57}, _CHANNEL_AS_INT),
     "bad_union_index": lambda tx, rng: encode_avro({**tx, "device_id": 7}, _DEVICE_AS_INT),
     "registry_framing": lambda tx, rng: b"\x00" + struct.pack(">I", 42) + _valid(tx),
-    "negative_amount": lambda tx, rng: _with(tx, amount_minor=-rng.randint(1, 10**6)),
-    "unknown_currency": lambda tx, rng: _with(tx, currency="XYZ"),
-    "empty_transaction_id": lambda tx, rng: _with(tx, transaction_id=""),
-    "card_number_in_card_id": lambda tx, rng: _with(tx, card_id="4111111111111111"),
-    "bad_country": lambda tx, rng: _with(tx, merchant_country="usa"),
-    "nan_latitude": lambda tx, rng: _with(tx, latitude=float("nan"), longitude=1.0),
-    "event_time_in_seconds": lambda tx, rng: _with(tx, event_time=tx["event_time"] // 1000),
 }
-KINDS = tuple(MAKERS)
+KINDS = tuple(BYTE_FAULTS) + tuple(RECORD_FAULTS)
 
 
 def malformed_value(kind: str, tx: Record, rng: random.Random) -> bytes | None:
     """A value of the given malformed ``kind``, derived from the valid Transaction ``tx``."""
-    return MAKERS[kind](tx, rng)
+    if kind in RECORD_FAULTS:
+        return _valid(RECORD_FAULTS[kind](tx, rng))
+    return BYTE_FAULTS[kind](tx, rng)

@@ -47,24 +47,40 @@ class ScoringPipeline:
         *,
         reason_codes: int = 3,
         clock: Callable[[], float] = time.time,
+        scored_at: str | int = "clock",
+        encode: bool = True,
     ) -> None:
+        """``scored_at``: "clock" (now), "event_time" (the event's own time) or fixed epoch ms.
+
+        Batch prediction uses the latter two so that re-runs give identical bytes.
+        """
         self._codec = codec
         self._model = model
         self._reason_codes = reason_codes
         self._clock = clock
+        self._scored_at = scored_at
+        self._encode = encode  # False: the caller writes ScoredRecord.record itself (files)
 
     @property
     def model(self) -> FraudModel:
         return self._model
 
-    def process(self, records: Sequence[RawRecord]) -> PipelineResult:
+    def process(
+        self, records: Sequence[RawRecord], decoded: Sequence[Record] | None = None
+    ) -> PipelineResult:
+        """Score ``records``. ``decoded``: their values already decoded (Avro files, whose
+        container reader decodes), so only validation, features and the model run here."""
         now_ms = int(self._clock() * 1000)
         outcomes: list[Outcome | None] = [None] * len(records)
         ready: list[tuple[int, Record]] = []
         rows: list[tuple[float, ...]] = []
         for i, record in enumerate(records):
             try:
-                tx = self._codec.decode_transaction(record.value)
+                tx = (
+                    decoded[i]
+                    if decoded is not None
+                    else self._codec.decode_transaction(record.value)
+                )
                 validate_transaction(tx)
                 rows.append(self._features(tx))
             except RecordError as exc:
@@ -153,17 +169,24 @@ class ScoringPipeline:
             "model_name": self._model.name,
             "model_version": self._model.version,
             "event_time": tx["event_time"],
-            "scored_at": now_ms,
+            "scored_at": self._scored_at_ms(tx, now_ms),
             "source_topic": record.topic,
             "source_partition": record.partition,
             "source_offset": record.offset,
         }
         try:
-            value = self._codec.encode_score(out)
+            value = self._codec.encode_score(out) if self._encode else b""
         except Exception as exc:
             err = ScoreError("encode_failed", f"score could not be encoded ({type(exc).__name__})")
             return self._dead(record, err, now_ms)
-        return ScoredRecord(record, value, score, decision, tx["event_time"])
+        return ScoredRecord(record, value, score, decision, tx["event_time"], out)
+
+    def _scored_at_ms(self, tx: Record, now_ms: int) -> int:
+        if self._scored_at == "clock":
+            return now_ms
+        if self._scored_at == "event_time":
+            return int(tx["event_time"])
+        return int(self._scored_at)
 
     def _dead(self, record: RawRecord, error: RecordError, now_ms: int) -> DeadLetter:
         log.debug("dead letter %s: %s/%s", record.position, error.stage, error.reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 # What confluent-kafka accepts when producing; consumed header values are bytes or None.
 Headers = list[tuple[str, str | bytes | None]]
@@ -35,3 +36,4 @@ class ScoredRecord:
     score: float
     decision: str
     event_time_ms: int
+    record: dict[str, Any]  # the FraudScore fields, for file outputs

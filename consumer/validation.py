@@ -24,6 +24,8 @@ _ID_FIELDS = ("transaction_id", "card_id", "account_id", "merchant_id")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _MCC = re.compile(r"[0-9]{4}")
 _DIGITS = re.compile(r"[0-9 -]{13,23}")
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 
 
 def looks_like_pan(value: str) -> bool:
@@ -84,7 +86,7 @@ def _validate_optional(tx: Record) -> None:
     if device is not None and (len(device) > MAX_ID_LENGTH or not device.isprintable()):
         raise _fail("bad_device_id", "device_id is too long or contains control characters")
     ip = tx["ip_address"]
-    if ip is not None:
+    if ip is not None and not _IPV4.fullmatch(ip):  # the regex is the fast path; v6 below
         try:
             ipaddress.ip_address(ip)
         except ValueError:

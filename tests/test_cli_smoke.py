@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SUBCOMMANDS = ["run", "produce", "train", "broker", "demo"]
+SUBCOMMANDS = ["run", "produce", "train", "broker", "demo", "batch"]
 
 
 def _script() -> str:
