@@ -14,6 +14,9 @@ Compare the ratios within one run; absolute figures depend on the (shared) machi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import resource
 import subprocess
 import sys
@@ -54,9 +57,10 @@ def _generate(path: Path, rows: int) -> float:
 
 def _batch(path: Path, out: Path, *extra: str) -> float:
     started = time.perf_counter()
-    code = cli(
-        ["batch", "--model", str(MODELS), "--input", str(path), "--output", str(out), *extra]
-    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the run's own summary
+        code = cli(
+            ["batch", "--model", str(MODELS), "--input", str(path), "--output", str(out), *extra]
+        )
     if code != 0:
         raise SystemExit("batch failed")
     return time.perf_counter() - started
@@ -67,6 +71,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--memory-rows", type=int, default=0)
     args = parser.parse_args()
+    logging.disable(logging.INFO)
     work = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
     data = work / "tx.avro"
     gen = _generate(data, args.rows)

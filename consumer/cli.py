@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     from consumer.app import add_run_parser
     from consumer.batch import add_batch_parser
     from consumer.commands import add_broker_parser, add_demo_parser, add_train_parser
+    from consumer.dlq_tool import add_dlq_parser
     from consumer.produce import add_produce_parser
 
     parser = argparse.ArgumentParser(
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_broker_parser(sub)
     add_demo_parser(sub)
     add_batch_parser(sub)
+    add_dlq_parser(sub)
     return parser
 
 

@@ -101,6 +101,7 @@ class ScoringLoop:
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
         self._consumed = 0
+        self._committed: dict[TopicPartitionKey, int] = {}
         self._last_activity = time.monotonic()
         self.heartbeat = time.monotonic()  # read by /healthz
 
@@ -305,6 +306,7 @@ class ScoringLoop:
             TopicPartition(t, p, o)
             for (t, p) in tps
             if (o := self._offsets.committable((t, p))) is not None
+            and self._committed.get((t, p)) != o  # close() revokes right after a final commit
         ]
         if not offsets:
             return
@@ -315,6 +317,7 @@ class ScoringLoop:
             log.warning("offset commit failed: %s", exc)
             return
         self._metrics.commits.inc()
+        self._committed.update({(o.topic, o.partition): o.offset for o in offsets})
         log.info("committed %s", ", ".join(f"{o.topic}[{o.partition}]={o.offset}" for o in offsets))
 
     def _flush(self) -> None:
@@ -361,6 +364,7 @@ class ScoringLoop:
             self._assigned.discard(key)
             self._at_eof.pop(key, None)
             self._offsets.release(key)
+            self._committed.pop(key, None)
         self._last_activity = time.monotonic()
         self._metrics.assigned_partitions.set(len(self._assigned))
 

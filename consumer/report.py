@@ -172,6 +172,8 @@ class DemoReport:
             p50, p95, p99 = np.percentile(live, [50, 95, 99])
             out.append(
                 f"Latency (live)   record timestamp -> scored: p50 {p50:.0f} ms, p95 {p95:.0f} ms, "
-                f"p99 {p99:.0f} ms, max {live.max():.0f} ms over {len(live):,} events"
+                f"p99 {p99:.0f} ms, max {live.max():.0f} ms over {len(live):,} events\n"
+                "                 (on the embedded broker mostly its own: its latency grows "
+                "with the data it holds; see README)"
             )
         return out

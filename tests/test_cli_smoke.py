@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-SUBCOMMANDS = ["run", "produce", "train", "broker", "demo", "batch"]
+SUBCOMMANDS = ["run", "produce", "train", "broker", "demo", "batch", "dlq"]
 
 
 def _script() -> str:

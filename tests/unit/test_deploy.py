@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from typing import Any
 
@@ -147,3 +148,17 @@ def test_expressions_were_found() -> None:
     exprs = promql_expressions()
     assert len(exprs) > 30
     assert all(metric_names(e) or "up{" in e for e in exprs)
+
+
+def test_batch_schedules_use_flags_the_cli_accepts() -> None:
+    job = yaml.safe_load((ROOT / "deploy/kubernetes/batch-cronjob.yaml").read_text())
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    script = container["args"][0].split("exec fraud-consumer ", 1)[1]
+    script = re.sub(r'"\$\(date[^)]*\)"', "2026-01-01T00:00:00Z", script)
+    build_parser().parse_args(shlex.split(script))
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+
+    lines = (ROOT / "deploy/batch/crontab").read_text().splitlines()
+    (line,) = [x for x in lines if "fraud-consumer batch" in x and not x.startswith("#")]
+    command = line.split(".venv/bin/fraud-consumer ", 1)[1].split(" >>", 1)[0]
+    build_parser().parse_args(shlex.split(command.replace("$d", "2026-01-01")))

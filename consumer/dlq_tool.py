@@ -1,0 +1,151 @@
+"""`fraud-consumer dlq`: look into the dead-letter topic and replay what was fixed.
+
+`summary` counts dead letters by source and reason and lists where they came from
+(topic[partition]@offset), never their payload. `replay` produces the original records
+(key, value, original headers, timestamp) back to a topic, e.g. the input topic once the
+upstream bug or the scorer is fixed, adding a `dlq.replayed.from` header so a record that
+fails again can be traced to its earlier dead letter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from consumer.config import (
+    Option,
+    add_kafka_passthrough,
+    add_options,
+    kafka_settings,
+    nonempty,
+    resolve,
+)
+from consumer.deadletter import original_headers
+from consumer.errors import ConfigError, FraudConsumerError
+from consumer.topics import read_all
+
+log = logging.getLogger(__name__)
+
+DLQ_OPTIONS = (
+    Option("--dlq-topic", nonempty, "payments.transactions.dlq", "dead-letter topic to read"),
+    Option("--reason", nonempty, None, "only dead letters with this reason code"),
+    Option("--stage", nonempty, None, "only dead letters of this stage"),
+)
+
+
+def add_dlq_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "dlq",
+        help="summarize or replay the dead-letter topic",
+        description="Summarize the dead-letter topic (no payloads), or replay dead letters.",
+    )
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    summary = actions.add_parser("summary", help="counts by source, stage and reason")
+    replay = actions.add_parser("replay", help="produce the original records to a topic")
+    for q in (summary, replay):
+        add_kafka_passthrough(q)
+        add_options(q, DLQ_OPTIONS)
+        q.set_defaults(handler=dlq_command)
+    replay.add_argument("--to-topic", required=True, help="where to produce the originals")
+    replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
+
+
+def _headers(msg: Any) -> dict[str, str]:
+    return {
+        k: v.decode(errors="replace")
+        for k, v in (msg.headers() or [])
+        if k.startswith("dlq.") and v is not None
+    }
+
+
+def dlq_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    v = resolve(ns, DLQ_OPTIONS, environ)
+    kafka = kafka_settings(ns, environ)
+    bootstrap = kafka.bootstrap_servers
+    try:
+        messages = read_all(bootstrap, v["dlq_topic"], extra={**kafka.common, **kafka.consumer})
+    except KafkaException as exc:
+        raise ConfigError(f"cannot read {v['dlq_topic']}: {exc.args[0]}") from None
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
+    chosen = [
+        m
+        for m in messages
+        if (v["reason"] is None or _headers(m).get("dlq.error.reason") == v["reason"])
+        and (v["stage"] is None or _headers(m).get("dlq.error.stage") == v["stage"])
+    ]
+    if ns.action == "summary":
+        print(_summary(chosen, v["dlq_topic"]))
+        return 0
+    return _replay(chosen, kafka.producer_config({}), ns.to_topic, ns.dry_run)
+
+
+def _summary(messages: list[Any], topic: str) -> str:
+    by_reason: Counter[str] = Counter()
+    by_source: Counter[str] = Counter()
+    failed_at = []
+    for m in messages:
+        h = _headers(m)
+        by_reason[f"{h.get('dlq.error.stage', '?')}/{h.get('dlq.error.reason', '?')}"] += 1
+        by_source[h.get("dlq.source.topic", "?")] += 1
+        if "dlq.failed.at" in h:
+            failed_at.append(h["dlq.failed.at"])
+    lines = [f"{len(messages):,} dead letters in {topic}"]
+    if failed_at:
+        lines.append(f"  failed between {min(failed_at)} and {max(failed_at)}")
+    lines.append("by source topic:")
+    lines += [f"  {s:<40}{n:>10,}" for s, n in by_source.most_common()]
+    lines.append("by stage/reason:")
+    lines += [f"  {r:<40}{n:>10,}" for r, n in by_reason.most_common()]
+    lines.append("first positions (topic[partition]@offset):")
+    for m in messages[:10]:
+        h = _headers(m)
+        lines.append(
+            f"  {h.get('dlq.source.topic')}[{h.get('dlq.source.partition')}]"
+            f"@{h.get('dlq.source.offset')}  {h.get('dlq.error.reason')}: "
+            f"{h.get('dlq.error.message')}"
+        )
+    return "\n".join(lines)
+
+
+def _replay(messages: list[Any], conf: dict[str, Any], topic: str, dry_run: bool) -> int:
+    if dry_run:
+        print(f"would replay {len(messages):,} dead letters to {topic}")
+        return 0
+    producer = Producer(
+        {**conf, "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"}
+    )
+    errors: list[KafkaError] = []
+
+    def delivered(err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            errors.append(err)
+
+    for m in messages:
+        origin = f"{m.topic()}[{m.partition()}]@{m.offset()}"
+        headers = [*original_headers(m.headers()), ("dlq.replayed.from", origin.encode())]
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    key=m.key(),
+                    value=m.value(),
+                    headers=headers,
+                    timestamp=m.timestamp()[1],
+                    on_delivery=delivered,
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+    remaining = producer.flush(60)
+    if errors or remaining:
+        raise FraudConsumerError(
+            f"replay to {topic} failed: {errors[0] if errors else 'timed out'}"
+        )
+    print(f"replayed {len(messages):,} dead letters to {topic}")
+    return 0
