@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import io
 import logging
-import resource
 import subprocess
 import sys
 import tempfile
@@ -117,7 +116,7 @@ def main() -> None:
             f"({big.stat().st_size / 1e6:.0f} MB)"
         )
         started = time.perf_counter()
-        subprocess.run(
+        child = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -130,15 +129,29 @@ def main() -> None:
                 "--output",
                 str(work / "big-scores.avro"),
             ],
-            check=True,
             stdout=subprocess.DEVNULL,
         )
+        peak_kib = 0
+        while child.poll() is None:  # VmHWM: this process's own peak, read while it lives
+            peak_kib = max(peak_kib, _vm_hwm_kib(child.pid))
+            time.sleep(0.5)
         seconds = time.perf_counter() - started
-        peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if child.returncode != 0:
+            raise SystemExit("batch failed")
         print(
             f"batch over {args.memory_rows:,} rows: {seconds:.0f}s "
-            f"({args.memory_rows / seconds:,.0f} rows/s), peak RSS {peak_mib:,.0f} MiB"
+            f"({args.memory_rows / seconds:,.0f} rows/s), peak RSS {peak_kib / 1024:,.0f} MiB"
         )
+
+
+def _vm_hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 if __name__ == "__main__":

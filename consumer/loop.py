@@ -156,6 +156,11 @@ class ScoringLoop:
             err = msg.error()
             if err is None:
                 record = to_raw(msg)
+                if (record.topic, record.partition) not in self._assigned:
+                    # Fetched before a revoke that ran inside this very consume call: the
+                    # new owner scores it from its own position; committing it here could
+                    # move that owner's offset.
+                    continue
                 records.append(record)
                 self._at_eof[(record.topic, record.partition)] = False
                 self._lag.consumed(record.partition, record.timestamp_ms)
