@@ -29,6 +29,7 @@ integration: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check consumer tests bench
+	$(BIN)/ruff format --check consumer tests bench
 	$(BIN)/mypy
 
 bench: $(STAMP)
