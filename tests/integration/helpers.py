@@ -121,6 +121,24 @@ def produce(
     return sent
 
 
+def run_args(bootstrap: str, topics: tuple[str, str, str], group: str) -> list[str]:
+    """`run` and the flags that point a scorer at a broker, its topics and its group."""
+    inp, out, dlq = topics
+    return [
+        "run",
+        "--bootstrap-servers",
+        bootstrap,
+        "--input-topic",
+        inp,
+        "--output-topic",
+        out,
+        "--dlq-topic",
+        dlq,
+        "--group-id",
+        group,
+    ]
+
+
 class Scorer:
     """`fraud-consumer run` as a subprocess, logging to a file."""
 
@@ -134,24 +152,13 @@ class Scorer:
         metrics: bool = False,
         env: dict[str, str] | None = None,
     ) -> None:
-        inp, out, dlq = topics
         self.log = log_dir / f"scorer-{uuid.uuid4().hex[:6]}.log"
         self.metrics_port = free_port() if metrics else 0
         cmd = [
             sys.executable,
             "-m",
             "consumer",
-            "run",
-            "--bootstrap-servers",
-            bootstrap,
-            "--input-topic",
-            inp,
-            "--output-topic",
-            out,
-            "--dlq-topic",
-            dlq,
-            "--group-id",
-            group,
+            *run_args(bootstrap, topics, group),
             "--metrics-port",
             str(self.metrics_port),
             "--metrics-address",

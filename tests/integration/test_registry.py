@@ -22,7 +22,7 @@ from consumer.generator import TransactionGenerator
 from consumer.metrics import ScorerMetrics
 from consumer.registry import RegistryClient, RegistryCodec, registry_client
 from consumer.topics import read_all
-from tests.integration.helpers import TEST_ENV, Item, produce
+from tests.integration.helpers import TEST_ENV, Item, produce, run_args
 
 pytestmark = pytest.mark.integration
 
@@ -45,29 +45,16 @@ class FlakyRegistry:
 
 
 def _settings(bootstrap: str, topics: tuple[str, str, str]) -> RunSettings:
-    inp, out, dlq = topics
-    ns = build_parser().parse_args(
-        [
-            "run",
-            "--bootstrap-servers",
-            bootstrap,
-            "--input-topic",
-            inp,
-            "--output-topic",
-            out,
-            "--dlq-topic",
-            dlq,
-            "--group-id",
-            f"g-{uuid.uuid4().hex[:8]}",
-            "--exit-when-idle",
-            "2",
-            "--metrics-port",
-            "0",
-            "--schema-registry-url",
-            "mock://unused",
-        ]
-    )
-    return RunSettings.from_args(ns, TEST_ENV)
+    argv = [
+        *run_args(bootstrap, topics, f"g-{uuid.uuid4().hex[:8]}"),
+        "--exit-when-idle",
+        "2",
+        "--metrics-port",
+        "0",
+        "--schema-registry-url",
+        "mock://unused",
+    ]
+    return RunSettings.from_args(build_parser().parse_args(argv), TEST_ENV)
 
 
 def _framed_items(client: RegistryClient, n: int, unknown_every: int = 0) -> list[Item]:
