@@ -232,10 +232,10 @@ def make_codec(settings: RunSettings) -> Codec:
 def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float = 15.0) -> None:
     """Fail startup with one line if Kafka is unreachable or a topic is missing."""
     try:
-        metadata = AdminClient(admin_conf).list_topics(timeout=timeout)
+        metadata = AdminClient({**admin_conf, "logger": KAFKA_LOG}).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise ConfigError(
-            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0]}"
+            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0].str()}"
         ) from None
     missing = [t for t in topics if t not in metadata.topics]
     if missing:

@@ -198,7 +198,7 @@ class TopicRangeSource:
             metadata = self._consumer.list_topics(topic, timeout=30)
         except KafkaException as exc:
             raise ConfigError(
-                f"cannot reach Kafka at {conf['bootstrap.servers']}: {exc.args[0]}"
+                f"cannot reach Kafka at {conf['bootstrap.servers']}: {exc.args[0].str()}"
             ) from None
         meta = metadata.topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:

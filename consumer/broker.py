@@ -100,6 +100,11 @@ class EmbeddedBroker:
     def wait(self) -> int:
         return self._proc.wait() if self._proc else 0
 
+    def terminate(self) -> None:
+        """Ask the broker process to exit, without waiting (safe in a signal handler)."""
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.terminate()
+
     def stop(self) -> None:
         if self._proc is None or self._proc.poll() is not None:
             return

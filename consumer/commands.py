@@ -95,7 +95,9 @@ def broker_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     )
 
     def stop(_signum: int, _frame: object) -> None:
-        broker.stop()
+        # Only signal the child here: the main thread is inside Popen.wait(), whose lock
+        # a waiting call from this handler would deadlock on.
+        broker.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

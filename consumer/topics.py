@@ -24,7 +24,7 @@ def ensure_topics(
         existing = admin.list_topics(timeout=timeout).topics
     except KafkaException as exc:
         raise ConfigError(
-            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0]}"
+            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0].str()}"
         ) from None
     wanted = [NewTopic(t, n) for t, n in partitions.items() if t not in existing]
     if not wanted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,24 @@ def test_print_config_masks_secrets() -> None:
     assert out.returncode == 0, out.stderr
     assert "hunter2" not in out.stdout
     assert '"sasl.password": "*****"' in out.stdout
+
+
+def test_broker_command_serves_kafka_and_stops_on_sigterm() -> None:
+    from confluent_kafka.admin import AdminClient
+
+    proc = subprocess.Popen(
+        [_script(), "broker", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith("embedded broker on 127.0.0.1:"), line
+        address = line.split()[3]
+        assert AdminClient({"bootstrap.servers": address}).list_topics(timeout=10) is not None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        proc.kill()
