@@ -232,7 +232,8 @@ def make_codec(settings: RunSettings) -> Codec:
 def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float = 15.0) -> None:
     """Fail startup with one line if Kafka is unreachable or a topic is missing."""
     try:
-        metadata = AdminClient({**admin_conf, "logger": KAFKA_LOG}).list_topics(timeout=timeout)
+        conf: dict[str, Any] = {**admin_conf, "logger": KAFKA_LOG}
+        metadata = AdminClient(conf).list_topics(timeout=timeout)
     except KafkaException as exc:
         raise ConfigError(
             f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0].str()}"
