@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient
 
 from consumer import logs
 from consumer.codec import Codec, PlainAvroCodec
 from consumer.config import (
+    RELIABLE_PRODUCER,
     KafkaSettings,
     Option,
     add_kafka_passthrough,
@@ -40,6 +40,7 @@ from consumer.model import load_model
 from consumer.pipeline import ScoringPipeline
 from consumer.registry import RegistryCodec, RegistryUnavailable, registry_client
 from consumer.server import OpsServer
+from consumer.topics import KAFKA_LOG, check_topics
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,6 @@ DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
     "payments.transactions.dlq",
 )
 STUCK_AFTER_SECONDS = 120.0
-# librdkafka's own log lines go through Python logging, so --log-format json covers them.
-KAFKA_LOG = logging.getLogger("librdkafka")
 REGISTRY_ENV = {
     "FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "basic.auth.user.info",
     "FRAUD_SCHEMA_REGISTRY_SSL_CA_LOCATION": "ssl.ca.location",
@@ -195,11 +194,9 @@ class RunSettings:
     def producer_config(self) -> dict[str, Any]:
         return self.kafka.producer_config(
             {
+                **RELIABLE_PRODUCER,
                 "client.id": f"fraud-consumer-{socket.gethostname()}",
-                "acks": "all",
-                "enable.idempotence": True,  # retries keep order and add no duplicates
                 "linger.ms": 5,
-                "partitioner": "murmur2_random",  # same key -> same partition as Java clients
             }
         )
 
@@ -227,20 +224,6 @@ def make_codec(settings: RunSettings) -> Codec:
         raise ConfigError(str(exc)) from None
     log.info("schema registry %s: FraudScore schema id %d", settings.schema_registry_url, schema_id)
     return codec
-
-
-def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float = 15.0) -> None:
-    """Fail startup with one line if Kafka is unreachable or a topic is missing."""
-    try:
-        conf: dict[str, Any] = {**admin_conf, "logger": KAFKA_LOG}
-        metadata = AdminClient(conf).list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise ConfigError(
-            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0].str()}"
-        ) from None
-    missing = [t for t in topics if t not in metadata.topics]
-    if missing:
-        raise ConfigError(f"topic(s) do not exist: {', '.join(missing)} (create them first)")
 
 
 def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:

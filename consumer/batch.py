@@ -32,6 +32,7 @@ from consumer.batch_io import (
 from consumer.batch_report import BatchStats, dead_letter_record, write_html, write_textfile
 from consumer.codec import FRAUD_SCORE_SCHEMA, PlainAvroCodec, schema_json
 from consumer.config import (
+    RELIABLE_PRODUCER,
     Option,
     add_kafka_passthrough,
     add_options,
@@ -178,6 +179,7 @@ def batch_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
             parse_bound(v["end"]),
         )
     model = load_model(v["model"] or default_model_path())
+    producer_conf = kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 20})
     # The container sync marker is normally random; derive it so re-runs match byte for byte.
     marker = hashlib.sha256(f"fraud-consumer:{model.card.model_sha256}".encode()).digest()[:16]
     sinks: list[AvroFileSink | TopicSink] = []
@@ -185,7 +187,7 @@ def batch_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         out = (
             AvroFileSink(v["output"], FRAUD_SCORE_SCHEMA, marker, v["compression"])
             if v["output"] is not None
-            else TopicSink(kafka.producer_config({}), v["to_topic"])
+            else TopicSink(producer_conf, v["to_topic"])
         )
         sinks.append(out)
         dlq_path = v["dlq_output"]
@@ -194,7 +196,7 @@ def batch_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         dlq = (
             AvroFileSink(dlq_path, schema_json("dead_letter"), marker, v["compression"])
             if dlq_path is not None
-            else TopicSink(kafka.producer_config({}), v["dlq_topic"])
+            else TopicSink(producer_conf, v["dlq_topic"])
         )
         sinks.append(dlq)
         pipeline = ScoringPipeline(

@@ -25,7 +25,6 @@ from confluent_kafka import (
     Consumer,
     KafkaError,
     KafkaException,
-    Producer,
     TopicPartition,
 )
 from fastavro.read import SchemaResolutionError
@@ -34,7 +33,9 @@ from fastavro.write import Writer
 
 from consumer.codec import TRANSACTION_SCHEMA, PlainAvroCodec, parsed
 from consumer.errors import ConfigError, FraudConsumerError
+from consumer.loop import to_raw
 from consumer.records import Headers, RawRecord
+from consumer.topics import TopicWriter
 
 log = logging.getLogger(__name__)
 
@@ -224,8 +225,6 @@ class TopicRangeSource:
         ]
 
     def chunks(self, size: int) -> Iterator[Chunk]:
-        from consumer.loop import to_raw
-
         starts = self._start_positions()
         self._consumer.assign(starts)
         active = set(self.partitions)
@@ -329,55 +328,19 @@ class AvroFileSink:
 
 
 class TopicSink:
-    """Records produced to a topic (acks=all); commit() waits for every acknowledgement."""
+    """Batch output to a topic; commit() waits for every acknowledgement."""
 
     def __init__(self, conf: dict[str, Any], topic: str) -> None:
-        self.topic = topic
-        self._producer = Producer(
-            {
-                **conf,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 20,
-                "partitioner": "murmur2_random",
-            }
-        )
-        self._errors: list[KafkaError] = []
-        self.count = 0
-
-    def _delivered(self, err: KafkaError | None, _msg: object) -> None:
-        if err is not None:
-            self._errors.append(err)
+        self._writer = TopicWriter(conf, topic)
 
     def write(
         self, items: list[tuple[bytes | None, bytes | None, Headers | None, int | None]]
     ) -> None:
         for key, value, headers, timestamp in items:
-            while True:
-                try:
-                    self._producer.produce(
-                        self.topic,
-                        key=key,
-                        value=value,
-                        headers=headers,
-                        timestamp=timestamp or 0,
-                        on_delivery=self._delivered,
-                    )
-                    break
-                except BufferError:
-                    self._producer.poll(0.1)
-                except KafkaException as exc:
-                    raise BatchError(f"producing to {self.topic}: {exc.args[0].str()}") from None
-            if self._errors:
-                raise BatchError(f"producing to {self.topic} failed: {self._errors[0]}")
-        self._producer.poll(0)
-        self.count += len(items)
+            self._writer.send(key, value, headers, timestamp)
 
     def commit(self) -> None:
-        remaining = self._producer.flush(60)
-        if self._errors or remaining:
-            first = self._errors[0] if self._errors else "timed out"
-            raise BatchError(f"producing to {self.topic} failed: {first}")
+        self._writer.close(60)
 
     def abort(self) -> None:
-        self._producer.flush(10)
+        self._writer.abandon()

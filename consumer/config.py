@@ -193,6 +193,14 @@ class KafkaSettings:
         return _merge(self.bootstrap_servers, {}, self.common, {})
 
 
+# Every producer of this project: acknowledged by all in-sync replicas, retried without
+# duplicates or reordering, and partitioned like the Java clients (same key, same partition).
+RELIABLE_PRODUCER: dict[str, Any] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "partitioner": "murmur2_random",
+}
+
 # Settings the scorer's correctness depends on; a passthrough may not change them.
 MANAGED_KEYS = frozenset(
     {

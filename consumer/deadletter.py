@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from consumer.errors import RecordError
-from consumer.records import Headers, RawRecord
+from consumer.records import Headers, RawRecord, header_text
 
 DLQ_HEADER_PREFIX = "dlq."
 STAGES = ("decode", "validate", "features", "score")
@@ -60,6 +60,12 @@ class DeadLetter:
         }
         original = list(self.source.headers or [])
         return original + [(k, v.encode()) for k, v in added.items()]
+
+
+def dead_letter_source(headers: Headers | None) -> tuple[int, int]:
+    """(partition, offset) of the input record a dead letter came from; (-1, -1) if unknown."""
+    h = header_text(headers, DLQ_HEADER_PREFIX)
+    return int(h.get("dlq.source.partition", -1)), int(h.get("dlq.source.offset", -1))
 
 
 def original_headers(headers: Headers | None) -> Headers:

@@ -15,9 +15,10 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaException
 
 from consumer.config import (
+    RELIABLE_PRODUCER,
     Option,
     add_kafka_passthrough,
     add_options,
@@ -25,9 +26,10 @@ from consumer.config import (
     nonempty,
     resolve,
 )
-from consumer.deadletter import original_headers
-from consumer.errors import ConfigError, FraudConsumerError
-from consumer.topics import read_all
+from consumer.deadletter import DLQ_HEADER_PREFIX, original_headers
+from consumer.errors import ConfigError
+from consumer.records import header_text
+from consumer.topics import TopicWriter, read_all
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +57,6 @@ def add_dlq_parser(sub: Any) -> None:
     replay.add_argument("--dry-run", action="store_true", help="count what would be replayed")
 
 
-def _headers(msg: Any) -> dict[str, str]:
-    return {
-        k: v.decode(errors="replace")
-        for k, v in (msg.headers() or [])
-        if k.startswith("dlq.") and v is not None
-    }
-
-
 def dlq_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     v = resolve(ns, DLQ_OPTIONS, environ)
     kafka = kafka_settings(ns, environ)
@@ -73,24 +67,26 @@ def dlq_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         raise ConfigError(f"cannot read {v['dlq_topic']}: {exc.args[0]}") from None
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
+    with_headers = [(m, header_text(m.headers(), DLQ_HEADER_PREFIX)) for m in messages]
     chosen = [
-        m
-        for m in messages
-        if (v["reason"] is None or _headers(m).get("dlq.error.reason") == v["reason"])
-        and (v["stage"] is None or _headers(m).get("dlq.error.stage") == v["stage"])
+        (m, h)
+        for m, h in with_headers
+        if (v["reason"] is None or h.get("dlq.error.reason") == v["reason"])
+        and (v["stage"] is None or h.get("dlq.error.stage") == v["stage"])
     ]
     if ns.action == "summary":
         print(_summary(chosen, v["dlq_topic"]))
         return 0
-    return _replay(chosen, kafka.producer_config({}), ns.to_topic, ns.dry_run)
+    return _replay(
+        [m for m, _ in chosen], kafka.producer_config(RELIABLE_PRODUCER), ns.to_topic, ns.dry_run
+    )
 
 
-def _summary(messages: list[Any], topic: str) -> str:
+def _summary(messages: list[tuple[Any, dict[str, str]]], topic: str) -> str:
     by_reason: Counter[str] = Counter()
     by_source: Counter[str] = Counter()
     failed_at = []
-    for m in messages:
-        h = _headers(m)
+    for _, h in messages:
         by_reason[f"{h.get('dlq.error.stage', '?')}/{h.get('dlq.error.reason', '?')}"] += 1
         by_source[h.get("dlq.source.topic", "?")] += 1
         if "dlq.failed.at" in h:
@@ -103,8 +99,7 @@ def _summary(messages: list[Any], topic: str) -> str:
     lines.append("by stage/reason:")
     lines += [f"  {r:<40}{n:>10,}" for r, n in by_reason.most_common()]
     lines.append("first positions (topic[partition]@offset):")
-    for m in messages[:10]:
-        h = _headers(m)
+    for _, h in messages[:10]:
         lines.append(
             f"  {h.get('dlq.source.topic')}[{h.get('dlq.source.partition')}]"
             f"@{h.get('dlq.source.offset')}  {h.get('dlq.error.reason')}: "
@@ -117,35 +112,11 @@ def _replay(messages: list[Any], conf: dict[str, Any], topic: str, dry_run: bool
     if dry_run:
         print(f"would replay {len(messages):,} dead letters to {topic}")
         return 0
-    producer = Producer(
-        {**conf, "acks": "all", "enable.idempotence": True, "partitioner": "murmur2_random"}
-    )
-    errors: list[KafkaError] = []
-
-    def delivered(err: KafkaError | None, _msg: object) -> None:
-        if err is not None:
-            errors.append(err)
-
+    writer = TopicWriter(conf, topic)
     for m in messages:
         origin = f"{m.topic()}[{m.partition()}]@{m.offset()}"
         headers = [*original_headers(m.headers()), ("dlq.replayed.from", origin.encode())]
-        while True:
-            try:
-                producer.produce(
-                    topic,
-                    key=m.key(),
-                    value=m.value(),
-                    headers=headers,
-                    timestamp=m.timestamp()[1],
-                    on_delivery=delivered,
-                )
-                break
-            except BufferError:
-                producer.poll(0.1)
-    remaining = producer.flush(60)
-    if errors or remaining:
-        raise FraudConsumerError(
-            f"replay to {topic} failed: {errors[0] if errors else 'timed out'}"
-        )
+        writer.send(m.key(), m.value(), headers, m.timestamp()[1])
+    writer.close(60)
     print(f"replayed {len(messages):,} dead letters to {topic}")
     return 0

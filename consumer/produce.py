@@ -17,12 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
-
 from consumer import faults
 from consumer.batch_io import AvroFileSink
 from consumer.codec import TRANSACTION_SCHEMA, PlainAvroCodec
 from consumer.config import (
+    RELIABLE_PRODUCER,
     Option,
     add_kafka_passthrough,
     add_options,
@@ -36,7 +35,7 @@ from consumer.config import (
 from consumer.errors import ConfigError
 from consumer.generator import TransactionGenerator
 from consumer.records import Headers
-from consumer.topics import ensure_topics
+from consumer.topics import TopicWriter, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -92,37 +91,21 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return write_file(ns.to_file, values)
     kafka = kafka_settings(ns, environ)
     ensure_topics(kafka.admin_config(), {values["topic"]: values["partitions"]})
-    try:
-        producer = Producer(
-            kafka.producer_config(
-                {
-                    "acks": "all",
-                    "enable.idempotence": True,
-                    "linger.ms": 5,
-                    "partitioner": "murmur2_random",
-                }
-            )
-        )
-    except KafkaException as exc:
-        raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
-
+    writer = TopicWriter(
+        kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 5}), values["topic"]
+    )
     clock = None if ns.simulated_time else (lambda: int(time.time() * 1000))
     events = TransactionGenerator(values["seed"], fraud_rate=values["fraud_rate"], clock=clock)
     chooser = random.Random(values["seed"] + 1)  # noqa: S311 - simulation
     codec = PlainAvroCodec()
-    failures: list[KafkaError] = []
     stopper = _Stopper()
-
-    def delivered(err: KafkaError | None, _msg: object) -> None:
-        if err is not None:
-            failures.append(err)
 
     count, rate = values["count"], values["rate"]
     started = time.monotonic()
-    sent = malformed = 0
-    while (count == 0 or sent < count) and not stopper.stopped and not failures:
+    malformed = 0
+    while (count == 0 or writer.count < count) and not stopper.stopped:
         if rate:
-            ahead = started + sent / rate - time.monotonic()
+            ahead = started + writer.count / rate - time.monotonic()
             if ahead > 0:
                 time.sleep(min(ahead, 0.05))
                 continue
@@ -136,21 +119,12 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             value = codec.encode_transaction(tx)
             headers = [("synthetic.fraud_pattern", (event.fraud_pattern or "legit").encode())]
-        _produce(producer, values["topic"], tx["card_id"].encode(), value, headers, delivered)
-        sent += 1
-        if sent % 10_000 == 0:
-            log.info("sent %d events", sent)
-    remaining = producer.flush(30)
+        writer.send(tx["card_id"].encode(), value, headers)
+        if writer.count % 10_000 == 0:
+            log.info("sent %d events", writer.count)
+    writer.close(30)
     elapsed = time.monotonic() - started
-    log.info("sent %d events (%d malformed) in %.1fs", sent, malformed, elapsed)
-    if failures or remaining:
-        log.error(
-            "%d deliveries failed (first: %s), %d unacknowledged",
-            len(failures),
-            failures[0] if failures else "-",
-            remaining,
-        )
-        return 1
+    log.info("sent %d events (%d malformed) in %.1fs", writer.count, malformed, elapsed)
     return 0
 
 
@@ -181,20 +155,3 @@ def write_file(path: Path, values: dict[str, Any]) -> int:
         raise
     log.info("wrote %d transactions (%d rule-breaking) to %s", count, malformed, path)
     return 0
-
-
-def _produce(
-    producer: Producer,
-    topic: str,
-    key: bytes,
-    value: bytes | None,
-    headers: Headers,
-    delivered: Any,
-) -> None:
-    while True:
-        try:
-            producer.produce(topic, key=key, value=value, headers=headers, on_delivery=delivered)
-            producer.poll(0)
-            return
-        except BufferError:
-            producer.poll(0.1)

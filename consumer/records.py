@@ -9,6 +9,16 @@ from typing import Any
 Headers = list[tuple[str, str | bytes | None]]
 
 
+def header_text(headers: Headers | None, prefix: str = "") -> dict[str, str]:
+    """Headers whose names start with ``prefix``, as text; a repeated name keeps its last
+    value (the dead-letter headers are appended after the record's own)."""
+    return {
+        k: v.decode(errors="replace") if isinstance(v, bytes) else v
+        for k, v in headers or []
+        if k.startswith(prefix) and v is not None
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class RawRecord:
     """One input record as consumed: bytes untouched, plus where it came from."""

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from consumer.codec import PlainAvroCodec
+from consumer.deadletter import DLQ_HEADER_PREFIX, dead_letter_source
+from consumer.records import header_text
 from consumer.topics import read_all
 
 Position = tuple[int, int]  # (partition, offset) of an input record
@@ -22,34 +24,24 @@ class TopicData:
     dead: list[tuple[Position, str]] = field(default_factory=list)  # (position, stage/reason)
 
 
-def _header(headers: list[tuple[str, bytes | None]] | None, name: str) -> str | None:
-    for k, v in headers or []:
-        if k == name and v is not None:
-            return v.decode()
-    return None
-
-
 def read_topics(bootstrap: str, input_topic: str, output_topic: str, dlq_topic: str) -> TopicData:
     data = TopicData()
     for msg in read_all(bootstrap, input_topic):
         pos = (msg.partition(), msg.offset())
-        headers = msg.headers()
-        malformed = _header(headers, "synthetic.malformed")
+        synthetic = header_text(msg.headers(), "synthetic.")
+        malformed = synthetic.get("synthetic.malformed")
         data.labels[pos] = (
             f"malformed:{malformed}"
             if malformed
-            else (_header(headers, "synthetic.fraud_pattern") or "unlabelled")
+            else synthetic.get("synthetic.fraud_pattern", "unlabelled")
         )
         data.input_ts[pos] = msg.timestamp()[1]
     codec = PlainAvroCodec()
     data.scores = [codec.decode_score(m.value()) for m in read_all(bootstrap, output_topic)]
     for msg in read_all(bootstrap, dlq_topic):
-        h = msg.headers()
-        pos = (
-            int(_header(h, "dlq.source.partition") or -1),
-            int(_header(h, "dlq.source.offset") or -1),
-        )
-        data.dead.append((pos, f"{_header(h, 'dlq.error.stage')}/{_header(h, 'dlq.error.reason')}"))
+        h = header_text(msg.headers(), DLQ_HEADER_PREFIX)
+        reason = f"{h.get('dlq.error.stage')}/{h.get('dlq.error.reason')}"
+        data.dead.append((dead_letter_source(msg.headers()), reason))
     return data
 
 

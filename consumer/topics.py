@@ -1,4 +1,5 @@
-"""Create topics if they are missing (demo, producer, tests). The scorer never creates."""
+"""Kafka plumbing shared by the commands: topic checks and creation, reading a whole
+topic, and a reliable producer for one topic. The scorer checks topics, never creates."""
 
 from __future__ import annotations
 
@@ -7,12 +8,32 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from consumer.errors import ConfigError
+from consumer.errors import ConfigError, DeliveryError
+from consumer.records import Headers
 
 log = logging.getLogger(__name__)
+# librdkafka's own log lines go through Python logging, so --log-format json covers them.
+KAFKA_LOG = logging.getLogger("librdkafka")
+
+
+def _existing(admin: AdminClient, bootstrap: str, timeout: float) -> Mapping[str, Any]:
+    """Metadata of every topic (all of them: asking for one could auto-create it)."""
+    try:
+        return admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise ConfigError(f"cannot reach Kafka at {bootstrap}: {exc.args[0].str()}") from None
+
+
+def check_topics(admin_conf: dict[str, Any], topics: list[str], timeout: float = 15.0) -> None:
+    """Fail startup with one line if Kafka is unreachable or a topic is missing."""
+    conf: dict[str, Any] = {**admin_conf, "logger": KAFKA_LOG}
+    existing = _existing(AdminClient(conf), admin_conf["bootstrap.servers"], timeout)
+    missing = [t for t in topics if t not in existing]
+    if missing:
+        raise ConfigError(f"topic(s) do not exist: {', '.join(missing)} (create them first)")
 
 
 def ensure_topics(
@@ -20,12 +41,7 @@ def ensure_topics(
 ) -> None:
     """Create each topic with its partition count unless it exists (broker-default replication)."""
     admin = AdminClient(admin_conf)
-    try:
-        existing = admin.list_topics(timeout=timeout).topics
-    except KafkaException as exc:
-        raise ConfigError(
-            f"cannot reach Kafka at {admin_conf['bootstrap.servers']}: {exc.args[0].str()}"
-        ) from None
+    existing = _existing(admin, admin_conf["bootstrap.servers"], timeout)
     wanted = [NewTopic(t, n) for t, n in partitions.items() if t not in existing]
     if not wanted:
         return
@@ -83,3 +99,60 @@ def read_all(
         return out
     finally:
         consumer.close()
+
+
+class TopicWriter:
+    """Produces to one topic through a producer configured by the caller (acks=all,
+    idempotent: see config.RELIABLE_PRODUCER). A full local queue waits for room; a refused
+    or failed delivery raises DeliveryError; close() waits for every acknowledgement."""
+
+    def __init__(self, conf: dict[str, Any], topic: str) -> None:
+        self.topic = topic
+        try:
+            self._producer = Producer(conf)
+        except KafkaException as exc:
+            raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
+        self._errors: list[KafkaError] = []
+        self.count = 0
+
+    def _delivered(self, err: KafkaError | None, _msg: object) -> None:
+        if err is not None:
+            self._errors.append(err)
+
+    def send(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers | None = None,
+        timestamp: int | None = None,
+    ) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic,
+                    key=key,
+                    value=value,
+                    headers=headers,
+                    timestamp=timestamp or 0,
+                    on_delivery=self._delivered,
+                )
+                break
+            except BufferError:
+                self._producer.poll(0.1)
+            except KafkaException as exc:
+                raise DeliveryError(f"producing to {self.topic}: {exc.args[0].str()}") from None
+        if self._errors:
+            raise DeliveryError(f"producing to {self.topic} failed: {self._errors[0]}")
+        self._producer.poll(0)
+        self.count += 1
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Wait for every acknowledgement; DeliveryError if any failed or timed out."""
+        remaining = self._producer.flush(timeout)
+        if self._errors or remaining:
+            first = self._errors[0] if self._errors else f"{remaining} not acknowledged in time"
+            raise DeliveryError(f"producing to {self.topic} failed: {first}")
+
+    def abandon(self) -> None:
+        """Give in-flight records a moment, without raising (the run has failed anyway)."""
+        self._producer.flush(10)

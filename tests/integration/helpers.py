@@ -19,6 +19,7 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from consumer.broker import free_port
 from consumer.codec import PlainAvroCodec
+from consumer.deadletter import dead_letter_source
 from consumer.faults import KINDS, malformed_value
 from consumer.generator import TransactionGenerator
 from consumer.records import Headers
@@ -239,9 +240,7 @@ def landed(bootstrap: str, out_topic: str, dlq_topic: str) -> Landed:
         result.scores.setdefault(pos, []).append(s)
         result.score_keys.setdefault(pos, []).append(msg.key())
     for msg in read_all(bootstrap, dlq_topic):
-        h = dict((k, v) for k, v in (msg.headers() or []) if k.startswith("dlq."))
-        pos = (int(h["dlq.source.partition"]), int(h["dlq.source.offset"]))
-        result.dead.setdefault(pos, []).append(msg)
+        result.dead.setdefault(dead_letter_source(msg.headers()), []).append(msg)
     return result
 
 

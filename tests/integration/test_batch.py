@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 
 from consumer.cli import main
 from consumer.codec import TRANSACTION_SCHEMA, PlainAvroCodec
+from consumer.deadletter import dead_letter_source
 from consumer.generator import TransactionGenerator
 from consumer.topics import read_all
 from tests.conftest import MODELS
@@ -160,10 +161,4 @@ def test_topic_output(
     scores = [codec.decode_score(m.value()) for m in read_all(bootstrap, out)]
     assert len(scores) == 270
     dead = read_all(bootstrap, dlq)
-    assert {
-        (
-            int(dict(m.headers())["dlq.source.partition"]),
-            int(dict(m.headers())["dlq.source.offset"]),
-        )
-        for m in dead
-    } == sent.malformed
+    assert {dead_letter_source(m.headers()) for m in dead} == sent.malformed
