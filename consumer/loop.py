@@ -97,11 +97,10 @@ class ScoringLoop:
         self._offsets = OffsetTracker()
         self._stop = threading.Event()
         self._fatal: str | None = None
-        self._assigned: set[TopicPartitionKey] = set()
+        # The assignment, and for each partition whether it was last read to its end.
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
         self._consumed = 0
-        self._committed: dict[TopicPartitionKey, int] = {}
         self._last_activity = time.monotonic()
         self.heartbeat = time.monotonic()  # read by /healthz
 
@@ -156,7 +155,7 @@ class ScoringLoop:
             err = msg.error()
             if err is None:
                 record = to_raw(msg)
-                if (record.topic, record.partition) not in self._assigned:
+                if (record.topic, record.partition) not in self._at_eof:
                     # Fetched before a revoke that ran inside this very consume call: the
                     # new owner scores it from its own position; committing it here could
                     # move that owner's offset.
@@ -170,7 +169,9 @@ class ScoringLoop:
 
     def _on_consume_error(self, msg: Message, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
-            self._at_eof[(str(msg.topic()), int(msg.partition() or 0))] = True
+            key = (str(msg.topic()), int(msg.partition() or 0))
+            if key in self._at_eof:
+                self._at_eof[key] = True
             return
         if err.fatal():
             self._fail(f"fatal consumer error: {err}")
@@ -307,12 +308,7 @@ class ScoringLoop:
         # offsets, and must never move a partition back behind this explicit commit.
         self._store_offsets()
         tps = self._offsets.partitions() if partitions is None else partitions
-        offsets = [
-            TopicPartition(t, p, o)
-            for (t, p) in tps
-            if (o := self._offsets.committable((t, p))) is not None
-            and self._committed.get((t, p)) != o  # close() revokes right after a final commit
-        ]
+        offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.to_commit(tps).items()]
         if not offsets:
             return
         try:
@@ -322,7 +318,7 @@ class ScoringLoop:
             log.warning("offset commit failed: %s", exc)
             return
         self._metrics.commits.inc()
-        self._committed.update({(o.topic, o.partition): o.offset for o in offsets})
+        self._offsets.committed({(o.topic, o.partition): o.offset for o in offsets})
         log.info("committed %s", ", ".join(f"{o.topic}[{o.partition}]={o.offset}" for o in offsets))
 
     def _flush(self) -> None:
@@ -339,14 +335,13 @@ class ScoringLoop:
         self._metrics.rebalances.labels(event="assign").inc()
         for tp in partitions:
             key = (tp.topic, tp.partition)
-            self._assigned.add(key)
             self._at_eof[key] = False
             self._offsets.assign(key)
         self._lag.assigned([tp.partition for tp in partitions])
         self._joined = True
         self._metrics.ready.set(1)
         self._last_activity = time.monotonic()
-        self._metrics.assigned_partitions.set(len(self._assigned))
+        self._metrics.assigned_partitions.set(len(self._at_eof))
         log.info("assigned %s", _names(partitions) or "nothing")
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -366,17 +361,15 @@ class ScoringLoop:
     def _release(self, keys: list[TopicPartitionKey]) -> None:
         self._lag.released([p for _, p in keys])
         for key in keys:
-            self._assigned.discard(key)
             self._at_eof.pop(key, None)
             self._offsets.release(key)
-            self._committed.pop(key, None)
         self._last_activity = time.monotonic()
-        self._metrics.assigned_partitions.set(len(self._assigned))
+        self._metrics.assigned_partitions.set(len(self._at_eof))
 
     def _idle(self) -> bool:
         if self._s.exit_when_idle is None or not self._joined:
             return False
-        if not all(self._at_eof.get(tp, False) for tp in self._assigned):
+        if not all(self._at_eof.values()):
             return False
         return time.monotonic() - self._last_activity >= self._s.exit_when_idle
 

@@ -26,6 +26,7 @@ class OffsetTracker:
     def __init__(self) -> None:
         self._partitions: dict[TopicPartitionKey, _PartitionState] = {}
         self._stored: dict[TopicPartitionKey, int] = {}
+        self._committed: dict[TopicPartitionKey, int] = {}
 
     def assign(self, tp: TopicPartitionKey) -> None:
         self._partitions.setdefault(tp, _PartitionState())
@@ -34,6 +35,7 @@ class OffsetTracker:
         """Forget a partition (revoked or lost); late acknowledgements are ignored."""
         self._partitions.pop(tp, None)
         self._stored.pop(tp, None)
+        self._committed.pop(tp, None)
 
     def produced(self, tp: TopicPartitionKey, offset: int) -> None:
         state = self._partitions.setdefault(tp, _PartitionState())
@@ -63,6 +65,18 @@ class OffsetTracker:
                 moved[tp] = offset
                 self._stored[tp] = offset
         return moved
+
+    def to_commit(self, tps: list[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
+        """Committable offsets of ``tps`` not committed already (close() revokes right after
+        the final commit, which would otherwise commit the same offsets twice)."""
+        return {
+            tp: offset
+            for tp in tps
+            if (offset := self.committable(tp)) is not None and self._committed.get(tp) != offset
+        }
+
+    def committed(self, offsets: dict[TopicPartitionKey, int]) -> None:
+        self._committed.update(offsets)
 
     def pending_count(self) -> int:
         return sum(len(s.pending) for s in self._partitions.values())

@@ -63,3 +63,19 @@ def test_released_partition_ignores_late_acknowledgements() -> None:
     t.acknowledged(TP, 3)
     assert t.committable(TP) is None
     assert t.partitions() == []
+
+
+def test_to_commit_skips_offsets_already_committed() -> None:
+    t = OffsetTracker()
+    other = ("in", 1)
+    t.produced(TP, 4)
+    t.produced(other, 9)
+    t.acknowledged(TP, 4)
+    t.acknowledged(other, 9)
+    assert t.to_commit([TP, other]) == {TP: 5, other: 10}
+    t.committed({TP: 5})
+    assert t.to_commit([TP, other]) == {other: 10}
+    t.release(TP)
+    t.produced(TP, 5)
+    t.acknowledged(TP, 5)
+    assert t.to_commit([TP]) == {TP: 6}
