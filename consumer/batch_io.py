@@ -65,6 +65,10 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MS = dt.timedelta(milliseconds=1)
 
 
+def _mismatch(path: Path, exc: Exception) -> ConfigError:
+    return ConfigError(f"{path}: schema mismatch, cannot read it as a Transaction: {exc}")
+
+
 def _epoch_millis(tx: dict[str, Any]) -> None:
     """fastavro turns a file's timestamp-millis into datetimes; back to exact epoch ms."""
     value = tx.get("event_time")  # the Transaction's only logical-type field
@@ -99,17 +103,12 @@ class AvroFileSource:
         for f in files:  # fail before any work if a file is not what it should be
             with f.open("rb") as fo:
                 try:
-                    next(self._open(f, fo), None)
-                except SchemaResolutionError as exc:
-                    raise ConfigError(
-                        f"{f}: schema mismatch, cannot read it as a Transaction: {exc}"
-                    ) from None
-                except ConfigError:
-                    raise
-                except Exception as exc:
-                    raise ConfigError(f"{f} is corrupt: {type(exc).__name__}") from None
+                    next(self._records(f, fo), None)
+                except BatchError as exc:
+                    raise ConfigError(str(exc)) from None
 
-    def _open(self, path: Path, fo: IO[bytes]) -> Iterator[Any]:
+    def _records(self, path: Path, fo: IO[bytes]) -> Iterator[Any]:
+        """The file's Transactions, resolved to ours; file-level problems name the file."""
         try:
             reader = fastavro.reader(fo)
             if to_parsing_canonical_form(reader.writer_schema) != self._canonical:
@@ -119,33 +118,33 @@ class AvroFileSource:
         except (ValueError, EOFError, OSError) as exc:
             raise ConfigError(f"{path} is not an Avro container file ({exc})") from None
         except SchemaResolutionError as exc:
-            raise ConfigError(
-                f"{path}: schema mismatch, cannot read it as a Transaction: {exc}"
-            ) from None
-        return iter(reader)
+            raise _mismatch(path, exc) from None
+        records = iter(reader)
+        offset = 0
+        while True:
+            try:
+                tx = next(records)
+            except StopIteration:
+                return
+            except SchemaResolutionError as exc:
+                raise _mismatch(path, exc) from None
+            except Exception as exc:  # a damaged block: the file, not a record, is bad
+                raise BatchError(
+                    f"{path} is corrupt after record {offset}: {type(exc).__name__}"
+                ) from None
+            if not isinstance(tx, dict):  # resolution to our record schema rules this out
+                raise _mismatch(path, TypeError("its values are not records"))
+            _epoch_millis(tx)
+            yield tx
+            offset += 1
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         for index, path in enumerate(self.files):
             done_before = self.bytes_done
             with path.open("rb") as fo:
-                records = self._open(path, fo)
-                offset = 0
                 decoded: list[dict[str, Any]] = []
                 chunk = Chunk([], decoded)
-                while True:
-                    try:
-                        tx = next(records)
-                    except StopIteration:
-                        break
-                    except SchemaResolutionError as exc:
-                        raise ConfigError(
-                            f"{path}: schema mismatch, cannot read it as a Transaction: {exc}"
-                        ) from None
-                    except Exception as exc:  # a damaged block: the file, not a record, is bad
-                        raise BatchError(
-                            f"{path} is corrupt after record {offset}: {type(exc).__name__}"
-                        ) from None
-                    _epoch_millis(tx)
+                for offset, tx in enumerate(self._records(path, fo)):
                     card = tx.get("card_id")
                     chunk.records.append(
                         RawRecord(
@@ -157,7 +156,6 @@ class AvroFileSource:
                         )
                     )
                     decoded.append(tx)
-                    offset += 1
                     if len(chunk.records) >= size:
                         self.bytes_done = done_before + fo.tell()
                         yield chunk

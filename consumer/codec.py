@@ -116,13 +116,13 @@ class PlainAvroCodec:
             raise DecodeError("tombstone", "record has no value (tombstone)")
         if not value:
             raise DecodeError("empty_value", "record value is empty")
-        if value[0] != 0:
-            return decode_avro(value, self._transaction)
-        # A leading 0 is an empty transaction_id in plain Avro (invalid, but a Transaction)
-        # or the Schema Registry framing's magic byte: say which.
         try:
             return decode_avro(value, self._transaction)
         except DecodeError:
+            # A leading 0 that is no plain Transaction (whose first byte would be the
+            # length of an empty transaction_id) is the Schema Registry's magic byte.
+            if value[0] != 0:
+                raise
             raise DecodeError(
                 "wire_format",
                 "value starts with magic byte 0 (Schema Registry framing) "

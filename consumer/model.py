@@ -114,10 +114,12 @@ class FraudModel:
     def version(self) -> str:
         return self.card.version
 
+    def _threads_for(self, features: npt.NDArray[np.float64]) -> int:
+        return 1 if len(features) < _SINGLE_THREAD_ROWS else self._threads
+
     def predict(self, features: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Fraud probability for each row."""
-        threads = 1 if len(features) < _SINGLE_THREAD_ROWS else self._threads
-        scores = self._booster.predict(features, num_threads=threads)
+        scores = self._booster.predict(features, num_threads=self._threads_for(features))
         return np.asarray(scores, dtype=np.float64)
 
     def decide(self, score: float) -> str:
@@ -132,9 +134,10 @@ class FraudModel:
         """For each row, the ``top`` features with the largest positive SHAP contribution."""
         if top <= 0 or len(features) == 0:
             return [[] for _ in range(len(features))]
-        threads = 1 if len(features) < _SINGLE_THREAD_ROWS else self._threads
         contrib = np.asarray(
-            self._booster.predict(features, pred_contrib=True, num_threads=threads),
+            self._booster.predict(
+                features, pred_contrib=True, num_threads=self._threads_for(features)
+            ),
             dtype=np.float64,
         )
         names = self.card.feature_names

@@ -42,41 +42,41 @@ def looks_like_pan(value: str) -> bool:
     return total % 10 == 0
 
 
-def _fail(reason: str, message: str) -> ValidationError:
-    return ValidationError(reason, message)
-
-
 def validate_transaction(tx: Record) -> None:
     """Raise ValidationError if ``tx`` cannot be scored as a card authorization."""
     for name in _ID_FIELDS:
         value = tx[name]
         if not value or value.isspace():
-            raise _fail("missing_id", f"{name} is empty")
+            raise ValidationError("missing_id", f"{name} is empty")
         if len(value) > MAX_ID_LENGTH:
-            raise _fail("id_too_long", f"{name} is longer than {MAX_ID_LENGTH} characters")
+            raise ValidationError(
+                "id_too_long", f"{name} is longer than {MAX_ID_LENGTH} characters"
+            )
         if not value.isprintable():
-            raise _fail("bad_id", f"{name} contains control characters")
+            raise ValidationError("bad_id", f"{name} contains control characters")
     if looks_like_pan(tx["card_id"]):
-        raise _fail("card_number_in_card_id", "card_id looks like a card number, not a token")
+        raise ValidationError(
+            "card_number_in_card_id", "card_id looks like a card number, not a token"
+        )
 
     amount = tx["amount_minor"]
     if amount < 0:
-        raise _fail("negative_amount", "amount_minor is negative")
+        raise ValidationError("negative_amount", "amount_minor is negative")
     if amount > MAX_AMOUNT_MINOR:
-        raise _fail("amount_out_of_range", f"amount_minor is above {MAX_AMOUNT_MINOR}")
+        raise ValidationError("amount_out_of_range", f"amount_minor is above {MAX_AMOUNT_MINOR}")
     if tx["currency"] not in CURRENCY_EXPONENT:
-        raise _fail("unknown_currency", "currency is not an active ISO 4217 code")
+        raise ValidationError("unknown_currency", "currency is not an active ISO 4217 code")
 
     if not _MCC.fullmatch(tx["merchant_category_code"]):
-        raise _fail("bad_mcc", "merchant_category_code is not four digits")
+        raise ValidationError("bad_mcc", "merchant_category_code is not four digits")
     for name in ("merchant_country", "card_country"):
         if not _COUNTRY.fullmatch(tx[name]):
-            raise _fail("bad_country", f"{name} is not an ISO 3166-1 alpha-2 code")
+            raise ValidationError("bad_country", f"{name} is not an ISO 3166-1 alpha-2 code")
     if tx["ip_country"] is not None and not _COUNTRY.fullmatch(tx["ip_country"]):
-        raise _fail("bad_country", "ip_country is not an ISO 3166-1 alpha-2 code")
+        raise ValidationError("bad_country", "ip_country is not an ISO 3166-1 alpha-2 code")
 
     if not MIN_EVENT_TIME_MS <= tx["event_time"] < MAX_EVENT_TIME_MS:
-        raise _fail("bad_event_time", "event_time is outside 2000-01-01..2100-01-01")
+        raise ValidationError("bad_event_time", "event_time is outside 2000-01-01..2100-01-01")
 
     _validate_optional(tx)
 
@@ -84,16 +84,22 @@ def validate_transaction(tx: Record) -> None:
 def _validate_optional(tx: Record) -> None:
     device = tx["device_id"]
     if device is not None and (len(device) > MAX_ID_LENGTH or not device.isprintable()):
-        raise _fail("bad_device_id", "device_id is too long or contains control characters")
+        raise ValidationError(
+            "bad_device_id", "device_id is too long or contains control characters"
+        )
     ip = tx["ip_address"]
     if ip is not None and not _IPV4.fullmatch(ip):  # the regex is the fast path; v6 below
         try:
             ipaddress.ip_address(ip)
         except ValueError:
-            raise _fail("bad_ip_address", "ip_address is not an IPv4 or IPv6 address") from None
+            raise ValidationError(
+                "bad_ip_address", "ip_address is not an IPv4 or IPv6 address"
+            ) from None
     lat, lon = tx["latitude"], tx["longitude"]
     if (lat is None) != (lon is None):
-        raise _fail("bad_geo", "latitude and longitude must both be present or both absent")
+        raise ValidationError(
+            "bad_geo", "latitude and longitude must both be present or both absent"
+        )
     if (
         lat is not None
         and lon is not None
@@ -101,4 +107,4 @@ def _validate_optional(tx: Record) -> None:
             math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
         )
     ):
-        raise _fail("bad_geo", "latitude/longitude are not finite coordinates in range")
+        raise ValidationError("bad_geo", "latitude/longitude are not finite coordinates in range")
