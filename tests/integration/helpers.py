@@ -122,6 +122,11 @@ def produce(
     return sent
 
 
+def new_group() -> str:
+    """A consumer group id of its own for one test."""
+    return f"g-{uuid.uuid4().hex[:8]}"
+
+
 def run_args(bootstrap: str, topics: tuple[str, str, str], group: str) -> list[str]:
     """`run` and the flags that point a scorer at a broker, its topics and its group."""
     inp, out, dlq = topics

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from consumer.deadletter import dead_letter_source
 from consumer.generator import TransactionGenerator
 from consumer.topics import read_all
 from tests.conftest import MODELS
-from tests.integration.helpers import Scorer, landed, make_values, produce
+from tests.integration.helpers import Scorer, landed, make_values, new_group, produce
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +46,7 @@ def test_streaming_and_batch_agree_to_the_last_bit(
 ) -> None:
     inp, out, dlq = topics(3)
     sent = produce(bootstrap, inp, make_values(3000, malformed_every=25))
-    scorer = Scorer(
-        bootstrap, (inp, out, dlq), f"g-{uuid.uuid4().hex[:8]}", tmp_path, "--exit-when-idle", "2"
-    )
+    scorer = Scorer(bootstrap, (inp, out, dlq), new_group(), tmp_path, "--exit-when-idle", "2")
     assert scorer.wait() == 0, scorer.output()
     streamed = landed(bootstrap, out, dlq)
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from consumer.faults import KINDS
-from tests.integration.helpers import Scorer, assert_every_offset_once, landed, make_values, produce
+from tests.integration.helpers import (
+    Scorer,
+    assert_every_offset_once,
+    landed,
+    make_values,
+    new_group,
+    produce,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +41,7 @@ def test_malformed_events_are_dead_lettered_and_never_block_the_rest(
     scorer = Scorer(
         bootstrap,
         (inp, out, dlq),
-        f"g-{uuid.uuid4().hex[:8]}",
+        new_group(),
         tmp_path,
         "--max-batch",
         "16",

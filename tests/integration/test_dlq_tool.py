@@ -10,7 +10,7 @@ import pytest
 
 from consumer.cli import main
 from consumer.topics import ensure_topics, read_all
-from tests.integration.helpers import Scorer, make_values, produce
+from tests.integration.helpers import Scorer, make_values, new_group, produce
 
 pytestmark = pytest.mark.integration
 
@@ -23,9 +23,7 @@ def test_summary_and_replay(
 ) -> None:
     inp, out, dlq = topics(2)
     sent = produce(bootstrap, inp, make_values(320, malformed_every=4))
-    scorer = Scorer(
-        bootstrap, (inp, out, dlq), f"g-{uuid.uuid4().hex[:8]}", tmp_path, "--exit-when-idle", "2"
-    )
+    scorer = Scorer(bootstrap, (inp, out, dlq), new_group(), tmp_path, "--exit-when-idle", "2")
     assert scorer.wait() == 0, scorer.output()
 
     assert main(["dlq", "summary", "--bootstrap-servers", bootstrap, "--dlq-topic", dlq]) == 0

@@ -6,7 +6,6 @@ import json
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,14 +19,11 @@ from tests.integration.helpers import (
     end_offsets,
     landed,
     make_values,
+    new_group,
     produce,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _group() -> str:
-    return f"g-{uuid.uuid4().hex[:8]}"
 
 
 def test_sigkill_mid_stream_then_restart_loses_nothing(
@@ -35,7 +31,7 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(
 ) -> None:
     inp, out, dlq = topics(3)
     sent = produce(bootstrap, inp, make_values(30_000, malformed_every=97))
-    group = _group()
+    group = new_group()
     first = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, "--mode", "single", metrics=True)
     first.wait_for("fraud_events_consumed_total", 3000)
     first.signal(signal.SIGKILL)
@@ -55,7 +51,7 @@ def test_sigterm_finishes_the_batch_commits_and_exits_zero(
 ) -> None:
     inp, out, dlq = topics(3)
     sent = produce(bootstrap, inp, make_values(30_000, malformed_every=101))
-    group = _group()
+    group = new_group()
     scorer = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, "--mode", "single", metrics=True)
     scorer.wait_for("fraud_events_consumed_total", 2000)
     scorer.signal(signal.SIGTERM)
@@ -80,7 +76,7 @@ def test_sigterm_when_idle_leaves_offsets_at_the_end(
 ) -> None:
     inp, out, dlq = topics(2)
     sent = produce(bootstrap, inp, make_values(500, malformed_every=10))
-    group = _group()
+    group = new_group()
     scorer = Scorer(
         bootstrap, (inp, out, dlq), group, tmp_path, "--log-format", "json", metrics=True
     )
@@ -97,7 +93,7 @@ def test_two_scorers_share_the_partitions_of_one_group(
     bootstrap: str, topics: Callable[[int], tuple[str, str, str]], tmp_path: Path
 ) -> None:
     inp, out, dlq = topics(4)
-    group = _group()
+    group = new_group()
     a = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, "--exit-when-idle", "4", metrics=True)
     b = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, "--exit-when-idle", "4", metrics=True)
     a.wait_for("fraud_assigned_partitions", 1)
@@ -129,7 +125,7 @@ def test_a_produce_that_keeps_failing_stops_the_scorer_without_committing_past_i
     )  # -> dead letter
     sent = produce(bootstrap, inp, [*items[:40], big, *items[40:]])
     big_offset = 40
-    group = _group()
+    group = new_group()
     scorer = Scorer(
         bootstrap,
         (inp, out, dlq),
@@ -162,7 +158,7 @@ def test_failed_deliveries_stop_the_scorer_and_nothing_after_them_is_committed(
     # delivery-report path, with the real broker acknowledging the rest.
     inp, out, dlq = topics(2)
     sent = produce(bootstrap, inp, make_values(3000, malformed_every=20))
-    group = _group()
+    group = new_group()
     scorer = Scorer(
         bootstrap,
         (inp, out, dlq),

@@ -8,7 +8,6 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.broker import free_port
 from tests.conftest import ROOT
-from tests.integration.helpers import Scorer, make_values, produce
+from tests.integration.helpers import Scorer, make_values, new_group, produce
 from tests.tools import require
 from tests.unit.test_deploy import metric_names, promql_expressions
 
@@ -56,7 +55,7 @@ def test_prometheus_scrapes_the_scorer_and_every_query_names_real_metrics(
     prometheus = require("prometheus", "apt-get install prometheus")
     names = topics(2)
     produce(bootstrap, names[0], make_values(2000, malformed_every=20))
-    scorer = Scorer(bootstrap, names, f"g-{uuid.uuid4().hex[:8]}", tmp_path, metrics=True)
+    scorer = Scorer(bootstrap, names, new_group(), tmp_path, metrics=True)
     try:
         scorer.wait_for("fraud_events_consumed_total", 2000)
         # Lag gauges appear with the first librdkafka statistics (every 5 s).

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import struct
-import uuid
 from collections.abc import Callable
 
 import pytest
@@ -22,7 +21,7 @@ from consumer.generator import TransactionGenerator
 from consumer.metrics import ScorerMetrics
 from consumer.registry import RegistryClient, RegistryCodec, registry_client
 from consumer.topics import read_all
-from tests.integration.helpers import TEST_ENV, Item, produce, run_args
+from tests.integration.helpers import TEST_ENV, Item, new_group, produce, run_args
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,7 @@ class FlakyRegistry:
 
 def _settings(bootstrap: str, topics: tuple[str, str, str]) -> RunSettings:
     argv = [
-        *run_args(bootstrap, topics, f"g-{uuid.uuid4().hex[:8]}"),
+        *run_args(bootstrap, topics, new_group()),
         "--exit-when-idle",
         "2",
         "--metrics-port",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tests.integration.helpers import (
     end_offsets,
     landed,
     make_values,
+    new_group,
     produce,
 )
 
@@ -35,7 +35,7 @@ def test_every_event_is_scored_once_in_each_mode(
 ) -> None:
     inp, out, dlq = topics(3)
     sent = produce(bootstrap, inp, make_values(600))
-    group = f"g-{uuid.uuid4().hex[:8]}"
+    group = new_group()
     scorer = Scorer(
         bootstrap,
         (inp, out, dlq),
@@ -74,9 +74,7 @@ def test_exit_when_idle_waits_for_the_group_join_and_new_data(
     bootstrap: str, topics: Callable[[int], tuple[str, str, str]], tmp_path: Path
 ) -> None:
     inp, out, dlq = topics(2)
-    scorer = Scorer(
-        bootstrap, (inp, out, dlq), f"g-{uuid.uuid4().hex[:8]}", tmp_path, "--exit-when-idle", "1"
-    )
+    scorer = Scorer(bootstrap, (inp, out, dlq), new_group(), tmp_path, "--exit-when-idle", "1")
     assert scorer.wait() == 0, scorer.output()
     assert "assigned" in scorer.output()  # it joined before it could call itself idle
     assert landed(bootstrap, out, dlq).positions() == {}
