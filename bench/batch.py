@@ -26,10 +26,10 @@ from pathlib import Path
 import fastavro
 
 from consumer.cli import main as cli
-from consumer.errors import RecordError
-from consumer.features import feature_matrix
-from consumer.model import load_model
-from consumer.validation import validate_transaction
+from consumer.scoring.errors import RecordError
+from consumer.scoring.features import feature_matrix
+from consumer.scoring.model import load_model
+from consumer.scoring.validation import validate_transaction
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 

@@ -17,8 +17,8 @@ import time
 import numpy as np
 from confluent_kafka import Consumer, Producer
 
-from consumer.broker import EmbeddedBroker
-from consumer.topics import ensure_topics
+from consumer.devtools.broker import EmbeddedBroker
+from consumer.kafka.topics import ensure_topics
 
 
 def main() -> None:

@@ -14,12 +14,12 @@ import argparse
 import time
 from pathlib import Path
 
-from consumer.codec import PlainAvroCodec
-from consumer.features import feature_matrix
-from consumer.generator import TransactionGenerator
-from consumer.model import load_model
-from consumer.pipeline import ScoringPipeline
-from consumer.records import RawRecord
+from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.features import feature_matrix
+from consumer.scoring.model import load_model
+from consumer.scoring.pipeline import ScoringPipeline
+from consumer.scoring.records import RawRecord
+from consumer.training.generator import TransactionGenerator
 
 
 def _rate(n: int, seconds: float) -> str:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' helpers
 
-from consumer.broker import EmbeddedBroker
-from consumer.topics import ensure_topics
+from consumer.devtools.broker import EmbeddedBroker
+from consumer.kafka.topics import ensure_topics
 from tests.integration.helpers import (
     Scorer,
     landed,

@@ -7,19 +7,20 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from consumer import __version__, logs
+from consumer import __version__
 from consumer.config import environ
-from consumer.errors import ConfigError, FraudConsumerError, ModelError
+from consumer.ops import logs
+from consumer.scoring.errors import ConfigError, FraudConsumerError, ModelError
 
 log = logging.getLogger("consumer")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from consumer.app import add_run_parser
-    from consumer.batch import add_batch_parser
+    from consumer.batch.job import add_batch_parser
     from consumer.commands import add_broker_parser, add_demo_parser, add_train_parser
-    from consumer.dlq_tool import add_dlq_parser
-    from consumer.produce import add_produce_parser
+    from consumer.devtools.dlq import add_dlq_parser
+    from consumer.devtools.produce import add_produce_parser
+    from consumer.stream.service import add_run_parser
 
     parser = argparse.ArgumentParser(
         prog="fraud-consumer",

@@ -53,7 +53,7 @@ def add_train_parser(sub: Any) -> None:
 
 
 def train_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from consumer.train import TrainingSpec, train
+    from consumer.training.train import TrainingSpec, train
 
     v = resolve(ns, TRAIN_OPTIONS, environ)
     spec = TrainingSpec(
@@ -85,7 +85,7 @@ def add_broker_parser(sub: Any) -> None:
 
 
 def broker_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from consumer.broker import EmbeddedBroker
+    from consumer.devtools.broker import EmbeddedBroker
 
     v = resolve(ns, BROKER_OPTIONS, environ)
     broker = EmbeddedBroker(port=v["port"]).start()
@@ -117,6 +117,6 @@ def add_demo_parser(sub: Any) -> None:
 
 
 def demo_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    from consumer.demo import DemoSpec, run_demo
+    from consumer.devtools.demo import DemoSpec, run_demo
 
     return run_demo(DemoSpec(**resolve(ns, DEMO_OPTIONS, environ)))

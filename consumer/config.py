@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from consumer.errors import ConfigError
+from consumer.scoring.errors import ConfigError
 
 ENV_PREFIX = "FRAUD_"
 _SECRET_MARKERS = (

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from consumer.codec import PlainAvroCodec
-from consumer.generator import LabelledTransaction, TransactionGenerator
-from consumer.model import FraudModel, load_model
+from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.model import FraudModel, load_model
+from consumer.training.generator import LabelledTransaction, TransactionGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "models"

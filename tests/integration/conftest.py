@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from consumer.broker import EmbeddedBroker
-from consumer.topics import ensure_topics
+from consumer.devtools.broker import EmbeddedBroker
+from consumer.kafka.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from consumer.broker import free_port
-from consumer.codec import PlainAvroCodec
-from consumer.deadletter import dead_letter_source
-from consumer.faults import KINDS, malformed_value
-from consumer.generator import TransactionGenerator
-from consumer.records import Headers
-from consumer.topics import read_all
+from consumer.devtools.broker import free_port
+from consumer.devtools.faults import KINDS, malformed_value
+from consumer.kafka.topics import read_all
+from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.deadletter import dead_letter_source
+from consumer.scoring.records import Headers
+from consumer.training.generator import TransactionGenerator
 
 Position = tuple[int, int]
 Item = tuple[bytes | None, bytes | None, Headers]  # key, value, headers

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from consumer.app import RunSettings
 from consumer.cli import build_parser
 from consumer.config import MASK
-from consumer.errors import ConfigError
+from consumer.scoring.errors import ConfigError
+from consumer.stream.settings import RunSettings
 
 
 def _settings(argv: list[str], env: dict[str, str] | None = None) -> RunSettings:

@@ -1,0 +1,186 @@
+"""What a batch run reports: a summary on stdout, an HTML picture, a metrics textfile."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+
+from consumer.scoring.deadletter import DeadLetter
+from consumer.scoring.pipeline import PipelineResult
+
+BINS = np.linspace(0.0, 1.0, 21)  # score histogram: 20 bins of 0.05
+DECISIONS = ("APPROVE", "REVIEW", "DECLINE")
+
+
+@dataclass
+class BatchStats:
+    rows_read: int = 0
+    scored: int = 0
+    dead: Counter[tuple[str, str]] = field(default_factory=Counter)
+    decisions: Counter[str] = field(default_factory=Counter)
+    histogram: np.ndarray = field(default_factory=lambda: np.zeros(len(BINS) - 1, dtype=np.int64))
+    score_sum: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    def add(self, result: PipelineResult) -> None:
+        self.rows_read += len(result.outcomes)
+        self.scored += len(result.scored)
+        for d in result.dead_letters:
+            self.dead[(d.stage, d.reason)] += 1
+        if result.scored:
+            scores = np.fromiter((s.score for s in result.scored), dtype=np.float64)
+            self.histogram += np.histogram(scores, BINS)[0]
+            self.score_sum += float(scores.sum())
+            self.decisions.update(s.decision for s in result.scored)
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+    @property
+    def dead_total(self) -> int:
+        return sum(self.dead.values())
+
+    def summary(self) -> str:
+        rate = self.rows_read / self.seconds if self.seconds > 0 else 0.0
+        flagged = self.decisions["REVIEW"] + self.decisions["DECLINE"]
+        lines = [
+            f"rows read        {self.rows_read:>12,}  in {self.seconds:.1f}s ({rate:,.0f} rows/s)",
+            f"scored           {self.scored:>12,}",
+            f"dead-lettered    {self.dead_total:>12,}",
+        ]
+        lines += [f"  {s}/{r:<30}{n:>10,}" for (s, r), n in self.dead.most_common()]
+        lines.append(
+            "decisions        "
+            + "  ".join(
+                f"{d} {self.decisions[d]:,} ({_pct(self.decisions[d], self.scored)})"
+                for d in DECISIONS
+            )
+        )
+        lines.append(
+            f"fraud rate       {_pct(flagged, self.scored)} flagged (REVIEW or DECLINE), "
+            f"{_pct(self.decisions['DECLINE'], self.scored)} declined; "
+            f"mean score {self.score_sum / self.scored if self.scored else 0:.4f}"
+        )
+        lines.append("score histogram  (share of scored rows per 0.05 bin)")
+        peak = max(int(self.histogram.max()), 1)
+        for lo, n in zip(BINS[:-1], self.histogram, strict=True):
+            bar = "#" * round(40 * n / peak) if n else ""
+            lines.append(f"  {lo:4.2f}-{lo + 0.05:4.2f} {_pct(int(n), self.scored):>7} {bar}")
+        return "\n".join(lines)
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{100 * n / d:.2f}%" if d else "-"
+
+
+def write_html(stats: BatchStats, path: Path, title: str) -> None:
+    """A self-contained page: score distribution (log scale) and decision mix as SVG."""
+    w, h, pad = 640, 260, 40
+    bar_w = (w - 2 * pad) / len(stats.histogram)
+    top = np.log10(max(int(stats.histogram.max()), 1) + 1)
+    bars = []
+    for i, n in enumerate(stats.histogram):
+        bh = (h - 2 * pad) * (np.log10(int(n) + 1) / top if top else 0)
+        x, y = pad + i * bar_w, h - pad - bh
+        bars.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w - 2:.1f}" height="{bh:.1f}" '
+            f'fill="#4a78c2"><title>{BINS[i]:.2f}-{BINS[i + 1]:.2f}: {int(n):,}</title></rect>'
+        )
+    ticks = "".join(
+        f'<text x="{pad + i * bar_w * 4:.1f}" y="{h - pad + 16}" font-size="11">'
+        f"{BINS[i * 4]:.1f}</text>"
+        for i in range(6)
+    )
+    mix = []
+    x = float(pad)
+    colors = {"APPROVE": "#3c9a5f", "REVIEW": "#e0a030", "DECLINE": "#c8413b"}
+    for d in DECISIONS:
+        share = stats.decisions[d] / stats.scored if stats.scored else 0.0
+        width = (w - 2 * pad) * share
+        mix.append(
+            f'<rect x="{x:.1f}" y="10" width="{width:.1f}" height="30" fill="{colors[d]}">'
+            f"<title>{d}: {stats.decisions[d]:,}</title></rect>"
+        )
+        x += width
+    legend = " ".join(
+        f'<span style="color:{colors[d]}">&#9632; {d} {stats.decisions[d]:,} '
+        f"({_pct(stats.decisions[d], stats.scored)})</span>"
+        for d in DECISIONS
+    )
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}
+pre{{background:#f4f4f4;padding:1em}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<h2>Score distribution</h2><p>Scored rows per 0.05 score bin (log scale).</p>
+<svg width="{w}" height="{h}" role="img" aria-label="score histogram">{"".join(bars)}{ticks}</svg>
+<h2>Decision mix</h2>
+<svg width="{w}" height="50" role="img" aria-label="decisions">{"".join(mix)}</svg>
+<p>{legend}</p>
+<h2>Summary</h2><pre>{html.escape(stats.summary())}</pre>
+</body></html>
+"""
+    path.write_text(page)
+
+
+def write_textfile(stats: BatchStats, path: Path, success: bool) -> None:
+    """The run's figures in Prometheus text format, for node_exporter's textfile collector."""
+    r = CollectorRegistry()
+    Gauge("fraud_batch_success", "1 if the last batch run succeeded, else 0.", registry=r).set(
+        int(success)
+    )
+    Gauge(
+        "fraud_batch_last_run_timestamp_seconds", "When the last batch run ended.", registry=r
+    ).set(time.time())
+    Gauge("fraud_batch_duration_seconds", "Duration of the last batch run.", registry=r).set(
+        stats.seconds
+    )
+    Gauge("fraud_batch_rows_read", "Rows read by the last batch run.", registry=r).set(
+        stats.rows_read
+    )
+    Gauge("fraud_batch_rows_scored", "Rows scored by the last batch run.", registry=r).set(
+        stats.scored
+    )
+    Gauge("fraud_batch_rows_per_second", "Throughput of the last batch run.", registry=r).set(
+        stats.rows_read / stats.seconds if stats.seconds > 0 else 0
+    )
+    dead = Gauge(
+        "fraud_batch_dead_letters",
+        "Rows dead-lettered by the last batch run.",
+        ["stage", "reason"],
+        registry=r,
+    )
+    for (stage, reason), n in stats.dead.items():
+        dead.labels(stage=stage, reason=reason).set(n)
+    decisions = Gauge(
+        "fraud_batch_decisions", "Decisions of the last batch run.", ["decision"], registry=r
+    )
+    for d in DECISIONS:
+        decisions.labels(decision=d).set(stats.decisions[d])
+    write_to_textfile(str(path), r)  # writes a temporary file and renames it
+
+
+def dead_letter_record(d: DeadLetter, value: bytes | None) -> dict[str, object]:
+    src = d.source
+    return {
+        "source": src.topic,
+        "source_partition": src.partition,
+        "source_offset": src.offset,
+        "key": src.key,
+        "value": value,
+        "timestamp": src.timestamp_ms,
+        "stage": d.stage,
+        "reason": d.reason,
+        "error_class": d.error_class,
+        "message": d.message,
+        "model_name": d.model_name,
+        "model_version": d.model_version,
+    }

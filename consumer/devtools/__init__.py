@@ -1,0 +1,1 @@
+"""Tools for development and demos: embedded broker, demo, synthetic producer, dlq tool."""

@@ -1,0 +1,1 @@
+"""Kafka plumbing shared by the drivers and tools: topics, messages, reliable writers."""

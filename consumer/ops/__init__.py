@@ -1,0 +1,1 @@
+"""What ops see: Prometheus metrics, the /metrics /healthz /readyz server, logging."""

@@ -1,0 +1,1 @@
+"""The Kafka scorer: consumer group loop, offsets, lag and the `run` command wiring."""

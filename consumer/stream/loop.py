@@ -1,0 +1,280 @@
+"""The streaming loop: all Kafka I/O of the scorer.
+
+consume (1 | N | whatever is buffered) -> ScoringPipeline -> produce scores and dead
+letters -> store offsets once the broker has acknowledged them -> auto-commit.
+
+At-least-once: an offset is stored (and so committed) only when the outputs of it and of
+every earlier offset of its partition are acknowledged (acks=all). A delivery that fails
+after librdkafka's retries stops the loop with a non-zero exit, committing nothing past
+it. On revoke it flushes and commits what is in hand; on stop() it finishes the batch in
+hand, flushes, commits and leaves the group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+from consumer.kafka.messages import to_raw
+from consumer.ops.metrics import ScorerMetrics
+from consumer.scoring.pipeline import PipelineResult, ScoringPipeline
+from consumer.scoring.records import RawRecord
+from consumer.scoring.registry_codec import RegistryUnavailable
+from consumer.stream.commits import OffsetCommitter
+from consumer.stream.lag import LagTracker
+from consumer.stream.offsets import OffsetTracker, TopicPartitionKey
+from consumer.stream.outputs import OutputWriter
+
+log = logging.getLogger(__name__)
+
+MODES = ("single", "batch", "adaptive")
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    input_topic: str
+    output_topic: str
+    dlq_topic: str
+    mode: str = "adaptive"
+    max_batch: int = 500
+    max_wait_ms: int = 50
+    exit_when_idle: float | None = None
+    poll_timeout: float = 0.1
+    flush_timeout: float = 30.0
+
+
+class ScoringLoop:
+    def __init__(
+        self,
+        consumer: Consumer,
+        producer: Producer,
+        pipeline: ScoringPipeline,
+        settings: LoopSettings,
+        metrics: ScorerMetrics,
+        lag: LagTracker | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if settings.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        self._consumer = consumer
+        self._producer = producer
+        self._pipeline = pipeline
+        self._s = settings
+        self._metrics = metrics
+        self._lag = lag or LagTracker(settings.input_topic, metrics)
+        self._clock = clock
+        self._offsets = OffsetTracker()
+        self._stop = threading.Event()
+        self._fatal: str | None = None
+        self._outputs = OutputWriter(
+            producer,
+            settings.output_topic,
+            settings.dlq_topic,
+            self._offsets,
+            metrics,
+            fail=self._fail,
+            stopping=lambda: self._stop.is_set() or self._fatal is not None,
+            clock=clock,
+        )
+        self._committer = OffsetCommitter(consumer, self._offsets, metrics)
+        # The assignment, and for each partition whether it was last read to its end.
+        self._at_eof: dict[TopicPartitionKey, bool] = {}
+        self._joined = False
+        self._consumed = 0
+        self._last_activity = time.monotonic()
+        self.heartbeat = time.monotonic()  # read by /healthz
+
+    # -- public -----------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand and shut down (signal-safe)."""
+        self._stop.set()
+
+    @property
+    def joined(self) -> bool:
+        return self._joined
+
+    def run(self) -> int:
+        self._consumer.subscribe(
+            [self._s.input_topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        log.info("subscribed to %s in mode %s", self._s.input_topic, self._s.mode)
+        while not self._stop.is_set() and self._fatal is None:
+            self.heartbeat = time.monotonic()
+            self._metrics.last_poll.set(self._clock())
+            records = self._fetch()
+            if records:
+                self._last_activity = time.monotonic()
+                self._handle(records)
+            self._producer.poll(0)
+            self._committer.store()
+            if self._idle():
+                log.info(
+                    "idle for %.1fs at the end of every assigned partition; exiting",
+                    self._s.exit_when_idle,
+                )
+                break
+        return self._shutdown()
+
+    # -- fetching ---------------------------------------------------------------
+    def _fetch(self) -> list[RawRecord]:
+        if self._s.mode == "single":
+            msg = self._consumer.poll(self._s.poll_timeout)
+            msgs = [] if msg is None else [msg]
+        elif self._s.mode == "batch":
+            msgs = self._consumer.consume(self._s.max_batch, self._s.max_wait_ms / 1000)
+        else:  # adaptive: block for the first record only, then take what is buffered
+            first = self._consumer.poll(self._s.poll_timeout)
+            msgs = [] if first is None else [first]
+            if first is not None and self._s.max_batch > 1:
+                msgs += self._consumer.consume(self._s.max_batch - 1, 0)
+        records = []
+        for msg in msgs:
+            err = msg.error()
+            if err is None:
+                record = to_raw(msg)
+                if (record.topic, record.partition) not in self._at_eof:
+                    # Fetched before a revoke that ran inside this very consume call: the
+                    # new owner scores it from its own position; committing it here could
+                    # move that owner's offset.
+                    continue
+                records.append(record)
+                self._at_eof[(record.topic, record.partition)] = False
+                self._lag.consumed(record.partition, record.timestamp_ms)
+            else:
+                self._on_consume_error(msg, err)
+        return records
+
+    def _on_consume_error(self, msg: Message, err: KafkaError) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            key = (str(msg.topic()), int(msg.partition() or 0))
+            if key in self._at_eof:
+                self._at_eof[key] = True
+            return
+        if err.fatal():
+            self._fail(f"fatal consumer error: {err}")
+            return
+        log.warning("consumer error: %s", err)
+
+    # -- processing -------------------------------------------------------------
+    def _handle(self, records: list[RawRecord]) -> None:
+        self._consumed += len(records)
+        self._metrics.events_consumed.inc(len(records))
+        self._metrics.batch_size.observe(len(records))
+        started = time.perf_counter()
+        result = self._process(records)
+        if result is None:
+            return  # stopping while a dependency is down: nothing produced, nothing stored
+        self._metrics.pipeline_seconds.observe(time.perf_counter() - started)
+        if result.inference_seconds:
+            self._metrics.inference_seconds.observe(result.inference_seconds)
+        for outcome in result.outcomes:
+            if not self._outputs.produce(outcome):
+                # Shutting down under backpressure: the rest of the batch is not
+                # produced, so its offsets are never stored and will be redelivered.
+                return
+
+    def _process(self, records: list[RawRecord]) -> PipelineResult | None:
+        """Run the pipeline, retrying while the schema registry cannot be reached.
+
+        Transient failures are nobody's record's fault, so they are retried (with backoff,
+        interruptible by stop()) and never dead-lettered.
+        """
+        backoff = 0.5
+        while True:
+            try:
+                return self._pipeline.process(records)
+            except RegistryUnavailable as exc:
+                self._metrics.registry_errors.inc()
+                log.warning("%s; retrying the batch in %.1fs", exc, backoff)
+                self.heartbeat = time.monotonic()  # waiting on purpose, not stuck
+                if self._stop.wait(backoff):
+                    return None
+                backoff = min(backoff * 2, 10.0)
+
+    def _fail(self, reason: str) -> None:
+        if self._fatal is None:
+            log.error("stopping: %s", reason)
+            self._fatal = reason
+
+    def _commit(self, partitions: list[TopicPartitionKey] | None = None) -> None:
+        self._producer.poll(0)  # serve delivery reports first: they make offsets committable
+        self._committer.commit(partitions)
+
+    def _flush(self) -> None:
+        remaining = self._producer.flush(self._s.flush_timeout)
+        if remaining:
+            log.warning(
+                "%d outputs still unacknowledged after %.0fs; their offsets stay uncommitted",
+                remaining,
+                self._s.flush_timeout,
+            )
+
+    # -- group membership -------------------------------------------------------
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(event="assign").inc()
+        for tp in partitions:
+            key = (tp.topic, tp.partition)
+            self._at_eof[key] = False
+            self._offsets.assign(key)
+        self._lag.assigned([tp.partition for tp in partitions])
+        self._joined = True
+        self._metrics.ready.set(1)
+        self._last_activity = time.monotonic()
+        self._metrics.assigned_partitions.set(len(self._at_eof))
+        log.info("assigned %s", _names(partitions) or "nothing")
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._metrics.rebalances.labels(event="revoke").inc()
+        keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._flush()
+        self._commit(keys)
+        self._release(keys)
+        log.info("revoked %s", _names(partitions))
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Another member may own these already: committing now could move its offsets.
+        self._metrics.rebalances.labels(event="lost").inc()
+        self._release([(tp.topic, tp.partition) for tp in partitions])
+        log.warning("lost %s; uncommitted records will be redelivered", _names(partitions))
+
+    def _release(self, keys: list[TopicPartitionKey]) -> None:
+        self._lag.released([p for _, p in keys])
+        for key in keys:
+            self._at_eof.pop(key, None)
+            self._offsets.release(key)
+        self._last_activity = time.monotonic()
+        self._metrics.assigned_partitions.set(len(self._at_eof))
+
+    def _idle(self) -> bool:
+        if self._s.exit_when_idle is None or not self._joined:
+            return False
+        if not all(self._at_eof.values()):
+            return False
+        return time.monotonic() - self._last_activity >= self._s.exit_when_idle
+
+    # -- shutdown ---------------------------------------------------------------
+    def _shutdown(self) -> int:
+        log.info("shutting down: flushing outputs and committing offsets")
+        self._flush()
+        self._commit()
+        with contextlib.suppress(RuntimeError):  # already closed
+            self._consumer.close()  # leaves the group, so partitions move at once
+        if self._fatal is not None:
+            log.error("stopped after an unrecoverable error: %s", self._fatal)
+            return EXIT_FAILED
+        log.info("stopped cleanly after consuming %d records", self._consumed)
+        return EXIT_OK
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions)

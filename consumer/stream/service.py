@@ -1,0 +1,158 @@
+"""`fraud-consumer run`: wire settings, model, Kafka clients, metrics and the loop."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+
+from consumer.config import add_kafka_passthrough, add_options
+from consumer.kafka.topics import KAFKA_LOG, check_topics
+from consumer.ops import logs
+from consumer.ops.metrics import ScorerMetrics
+from consumer.ops.server import OpsServer
+from consumer.scoring.codec import Codec, PlainAvroCodec
+from consumer.scoring.errors import ConfigError
+from consumer.scoring.model import load_model
+from consumer.scoring.pipeline import ScoringPipeline
+from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable, registry_client
+from consumer.stream.commits import commit_callback
+from consumer.stream.lag import LagTracker
+from consumer.stream.loop import LoopSettings, ScoringLoop
+from consumer.stream.settings import RUN_OPTIONS, TOPIC_OPTIONS, RunSettings
+
+log = logging.getLogger(__name__)
+
+STUCK_AFTER_SECONDS = 120.0
+
+
+def add_run_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="score the input topic as a consumer group member",
+        description="Join the consumer group and score Transactions until SIGTERM/SIGINT.",
+    )
+    add_kafka_passthrough(p)
+    add_options(p, TOPIC_OPTIONS)
+    add_options(p, RUN_OPTIONS)
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (secrets masked) and exit",
+    )
+    p.set_defaults(handler=run_command)
+
+
+def make_codec(settings: RunSettings) -> Codec:
+    """Plain Avro, or the Schema Registry wire format when a registry URL is set."""
+    if not settings.schema_registry_url:
+        return PlainAvroCodec()
+    codec = RegistryCodec(
+        registry_client(settings.schema_registry_url, settings.registry_config),
+        f"{settings.output_topic}-value",
+    )
+    try:
+        schema_id = codec.register_output_schema()
+    except RegistryUnavailable as exc:
+        raise ConfigError(str(exc)) from None
+    log.info("schema registry %s: FraudScore schema id %d", settings.schema_registry_url, schema_id)
+    return codec
+
+
+def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = RunSettings.from_args(ns, environ)
+    if ns.print_config:
+        print(json.dumps(settings.printable(), indent=2, sort_keys=True, default=str))
+        return 0
+    logs.configure(settings.log_level, settings.log_format)
+    loop, metrics = build_scorer(settings)
+    server = _start_server(settings, metrics, loop)
+    _install_signal_handlers(loop)
+    try:
+        return loop.run()
+    finally:
+        if server is not None:
+            server.close()
+
+
+def build_scorer(
+    settings: RunSettings, codec: Codec | None = None, metrics: ScorerMetrics | None = None
+) -> tuple[ScoringLoop, ScorerMetrics]:
+    """Model, clients, pipeline and loop, checked; raises ConfigError/ModelError with one line."""
+    model = load_model(settings.model, settings.inference_threads)
+    metrics = metrics or ScorerMetrics()
+    metrics.model_info.labels(name=model.name, version=model.version).set(1)
+    lag = LagTracker(settings.input_topic, metrics)
+    try:
+        consumer = Consumer(
+            {
+                **settings.consumer_config(),
+                "stats_cb": lag.on_stats,
+                "on_commit": commit_callback(metrics),
+                "logger": KAFKA_LOG,
+            }
+        )
+        producer = Producer({**settings.producer_config(), "logger": KAFKA_LOG})
+    except KafkaException as exc:
+        raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
+    check_topics(
+        settings.kafka.admin_config(),
+        [settings.input_topic, settings.output_topic, settings.dlq_topic],
+    )
+    pipeline = ScoringPipeline(
+        codec or make_codec(settings), model, reason_codes=settings.reason_codes
+    )
+    loop_settings = LoopSettings(
+        input_topic=settings.input_topic,
+        output_topic=settings.output_topic,
+        dlq_topic=settings.dlq_topic,
+        mode=settings.mode,
+        max_batch=settings.max_batch,
+        max_wait_ms=settings.max_wait_ms,
+        exit_when_idle=settings.exit_when_idle,
+        flush_timeout=settings.flush_timeout,
+    )
+    return ScoringLoop(consumer, producer, pipeline, loop_settings, metrics, lag), metrics
+
+
+def _start_server(
+    settings: RunSettings, metrics: ScorerMetrics, loop: ScoringLoop
+) -> OpsServer | None:
+    if settings.metrics_port == 0:
+        return None
+
+    def healthy() -> tuple[bool, str]:
+        stalled = time.monotonic() - loop.heartbeat
+        if stalled > STUCK_AFTER_SECONDS:
+            return False, f"loop has not polled Kafka for {stalled:.0f}s"
+        return True, "ok"
+
+    def ready() -> tuple[bool, str]:
+        if not loop.joined:
+            return False, "model loaded; waiting to join the consumer group"
+        return True, "ok"
+
+    try:
+        server = OpsServer(
+            settings.metrics_address, settings.metrics_port, metrics.registry, healthy, ready
+        )
+    except OSError as exc:
+        where = f"{settings.metrics_address}:{settings.metrics_port}"
+        raise ConfigError(f"cannot serve metrics on {where}: {exc.strerror}") from None
+    server.start()
+    return server
+
+
+def _install_signal_handlers(loop: ScoringLoop) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        log.info("received %s; finishing the batch in hand", signal.Signals(signum).name)
+        loop.stop()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)

@@ -1,0 +1,168 @@
+"""Settings of `fraud-consumer run`: its flags, FRAUD_* variables and librdkafka configs."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from consumer.config import (
+    RELIABLE_PRODUCER,
+    KafkaSettings,
+    Option,
+    kafka_settings,
+    masked,
+    non_negative_int,
+    nonempty,
+    port,
+    positive_float,
+    positive_int,
+    resolve,
+)
+from consumer.ops import logs
+from consumer.scoring.model import default_model_path
+from consumer.stream.loop import MODES
+
+DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
+    "payments.transactions",
+    "payments.fraud-scores",
+    "payments.transactions.dlq",
+)
+REGISTRY_ENV = {
+    "FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "basic.auth.user.info",
+    "FRAUD_SCHEMA_REGISTRY_SSL_CA_LOCATION": "ssl.ca.location",
+}
+
+
+TOPIC_OPTIONS = (
+    Option("--input-topic", nonempty, DEFAULT_INPUT, "topic of Transaction events"),
+    Option("--output-topic", nonempty, DEFAULT_OUTPUT, "topic for FraudScore records"),
+    Option("--dlq-topic", nonempty, DEFAULT_DLQ, "dead-letter topic"),
+)
+RUN_OPTIONS = (
+    Option("--group-id", nonempty, "fraud-consumer", "consumer group id"),
+    Option(
+        "--model",
+        Path,
+        None,
+        "model file, card, or directory (newest version); unset: "
+        "./models, else the checkout's models/",
+        metavar="PATH",
+    ),
+    Option(
+        "--mode",
+        str,
+        "adaptive",
+        "poll one record, a batch, or whatever is buffered",
+        choices=MODES,
+    ),
+    Option("--max-batch", positive_int, 500, "most records per pipeline call (batch, adaptive)"),
+    Option("--max-wait-ms", non_negative_int, 50, "longest wait to fill a batch (batch mode)"),
+    Option(
+        "--exit-when-idle",
+        positive_float,
+        None,
+        "commit and exit 0 once every assigned partition is read to its end and nothing "
+        "new arrived for this many seconds",
+        metavar="SECONDS",
+    ),
+    Option(
+        "--reason-codes", non_negative_int, 3, "reason codes per REVIEW/DECLINE score (0: none)"
+    ),
+    Option(
+        "--inference-threads",
+        non_negative_int,
+        0,
+        "LightGBM threads for large batches (0: all cores)",
+    ),
+    Option(
+        "--flush-timeout",
+        positive_float,
+        30.0,
+        "seconds to wait for acknowledgements on revoke/stop",
+    ),
+    Option(
+        "--schema-registry-url",
+        nonempty,
+        None,
+        "read and write the Confluent wire format with this Schema Registry "
+        "(credentials: FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO); unset: plain Avro",
+        metavar="URL",
+    ),
+    Option("--metrics-address", nonempty, "0.0.0.0", "address for /metrics /healthz /readyz"),  # noqa: S104
+    Option("--metrics-port", port, 9108, "port for /metrics /healthz /readyz (0: off)"),
+    Option("--log-level", str.upper, "INFO", "log level", choices=logs.LEVELS),
+    Option("--log-format", str, "text", "log line format", choices=logs.FORMATS),
+)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    kafka: KafkaSettings
+    input_topic: str
+    output_topic: str
+    dlq_topic: str
+    group_id: str
+    model: Path
+    mode: str
+    max_batch: int
+    max_wait_ms: int
+    exit_when_idle: float | None
+    reason_codes: int
+    inference_threads: int
+    flush_timeout: float
+    metrics_address: str
+    metrics_port: int
+    schema_registry_url: str | None
+    log_level: str
+    log_format: str
+    registry_config: dict[str, str]
+
+    @classmethod
+    def from_args(cls, ns: argparse.Namespace, environ: Mapping[str, str]) -> RunSettings:
+        values = resolve(ns, TOPIC_OPTIONS + RUN_OPTIONS, environ)
+        values["model"] = values["model"] or default_model_path()
+        registry_config = {
+            key: environ[name]
+            for name, key in REGISTRY_ENV.items()
+            if environ.get(name) and values["schema_registry_url"]
+        }
+        if "basic.auth.user.info" in registry_config:
+            registry_config["basic.auth.credentials.source"] = "USER_INFO"
+        return cls(kafka=kafka_settings(ns, environ), registry_config=registry_config, **values)
+
+    def consumer_config(self) -> dict[str, Any]:
+        return self.kafka.consumer_config(
+            {
+                "group.id": self.group_id,
+                "client.id": f"fraud-consumer-{socket.gethostname()}",
+                "enable.auto.offset.store": False,  # stored only once outputs are acknowledged
+                "enable.auto.commit": True,  # commits what was stored, every interval
+                "auto.commit.interval.ms": 1000,
+                "enable.partition.eof": True,  # for --exit-when-idle
+                "auto.offset.reset": "earliest",  # a new group scores from the start: no loss
+                "fetch.wait.max.ms": 100,
+                "statistics.interval.ms": 5000,  # lag metrics, from fetch high watermarks
+            }
+        )
+
+    def producer_config(self) -> dict[str, Any]:
+        return self.kafka.producer_config(
+            {
+                **RELIABLE_PRODUCER,
+                "client.id": f"fraud-consumer-{socket.gethostname()}",
+                "linger.ms": 5,
+            }
+        )
+
+    def printable(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.pop("kafka")
+        out["model"] = str(self.model)
+        out["consumer"] = masked(self.consumer_config())
+        out["producer"] = masked(self.producer_config())
+        out["registry_config"] = masked(self.registry_config)
+        return out

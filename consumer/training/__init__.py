@@ -1,0 +1,1 @@
+"""Synthetic labelled traffic, model training and evaluation (imports the core only)."""

@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from consumer.devtools.faults import KINDS, malformed_value
+from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.deadletter import DeadLetter
+from consumer.scoring.features import feature_matrix
+from consumer.scoring.model import FraudModel
+from consumer.scoring.pipeline import ScoringPipeline
+from consumer.scoring.records import RawRecord, ScoredRecord
+from consumer.training.generator import LabelledTransaction
+
+
+def _raw(value: bytes | None, offset: int, key: bytes | None = b"k", **kw: Any) -> RawRecord:
+    return RawRecord(
+        "in", 2, offset, key, value, kw.get("headers"), kw.get("timestamp_ms", 1_790_000_000_000)
+    )
+
+
+@pytest.fixture
+def pipeline(codec: PlainAvroCodec, model: FraudModel) -> ScoringPipeline:
+    return ScoringPipeline(codec, model, clock=lambda: 1_800_000_000.0)
+
+
+def test_one_outcome_per_record_in_input_order(
+    pipeline: ScoringPipeline, codec: PlainAvroCodec, events: list[LabelledTransaction]
+) -> None:
+    rng = random.Random(5)
+    records = []
+    for i, e in enumerate(events[:300]):
+        bad = i % 7 == 3
+        value = (
+            malformed_value(KINDS[i % len(KINDS)], e.record, rng)
+            if bad
+            else codec.encode_transaction(e.record)
+        )
+        records.append(_raw(value, 1000 + i))
+    result = pipeline.process(records)
+    assert [o.source.offset for o in result.outcomes] == [r.offset for r in records]
+    for i, outcome in enumerate(result.outcomes):
+        assert isinstance(outcome, DeadLetter if i % 7 == 3 else ScoredRecord)
+    assert len(result.scored) + len(result.dead_letters) == len(records)
+
+
+def test_scores_match_the_model_and_carry_lineage(
+    pipeline: ScoringPipeline,
+    codec: PlainAvroCodec,
+    model: FraudModel,
+    events: list[LabelledTransaction],
+) -> None:
+    txs = [e.record for e in events[:50]]
+    result = pipeline.process(
+        [_raw(codec.encode_transaction(t), 10 + i) for i, t in enumerate(txs)]
+    )
+    expected = model.predict(feature_matrix(txs))
+    for i, scored in enumerate(result.scored):
+        out = codec.decode_score(scored.value)
+        assert out["score"] == expected[i]  # bit for bit: one code path
+        assert out["transaction_id"] == txs[i]["transaction_id"]
+        assert out["decision"] == model.decide(expected[i])
+        assert (out["source_topic"], out["source_partition"], out["source_offset"]) == (
+            "in",
+            2,
+            10 + i,
+        )
+        assert out["event_time"] == txs[i]["event_time"]
+        assert out["scored_at"] == 1_800_000_000_000
+        assert out["model_version"] == model.version
+        assert bool(out["reason_codes"]) == (out["decision"] != "APPROVE")
+
+
+def test_single_record_batches_give_the_same_scores_as_one_batch(
+    pipeline: ScoringPipeline, codec: PlainAvroCodec, events: list[LabelledTransaction]
+) -> None:
+    records = [_raw(codec.encode_transaction(e.record), i) for i, e in enumerate(events[:40])]
+    together = [s.score for s in pipeline.process(records).scored]
+    alone = [pipeline.process([r]).scored[0].score for r in records]
+    assert together == alone
+
+
+def test_dead_letter_keeps_the_record_and_says_why(pipeline: ScoringPipeline) -> None:
+    headers = [("trace-id", b"abc"), ("empty", None)]
+    record = _raw(b"\x06ab", 77, key=b"card-1", headers=headers, timestamp_ms=1_790_000_000_555)
+    (dead,) = pipeline.process([record]).dead_letters
+    assert dead.source is record
+    assert (dead.stage, dead.reason, dead.error_class) == ("decode", "truncated", "DecodeError")
+    hdrs = dead.headers()
+    assert hdrs[:2] == headers
+    added = {k: v for k, v in hdrs[2:]}
+    assert added["dlq.source.topic"] == b"in"
+    assert added["dlq.source.partition"] == b"2"
+    assert added["dlq.source.offset"] == b"77"
+    assert added["dlq.error.stage"] == b"decode"
+    assert added["dlq.error.class"] == b"DecodeError"
+    assert added["dlq.failed.at"] == b"2027-01-15T08:00:00.000Z"
+    assert added["dlq.model.version"]
+
+
+def test_a_failing_batch_prediction_falls_back_to_rows(
+    codec: PlainAvroCodec,
+    model: FraudModel,
+    events: list[LabelledTransaction],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = model.predict
+    calls = []
+
+    def flaky(features: np.ndarray) -> np.ndarray:
+        calls.append(len(features))
+        if len(features) > 1:
+            raise RuntimeError("boom")
+        return real(features)
+
+    pipeline = ScoringPipeline(codec, model)
+    monkeypatch.setattr(model, "predict", flaky)
+    records = [_raw(codec.encode_transaction(e.record), i) for i, e in enumerate(events[:5])]
+    result = pipeline.process(records)
+    assert len(result.scored) == 5
+    assert calls[0] == 5 and calls[1:] == [1] * 5
+
+
+def test_empty_batch(pipeline: ScoringPipeline) -> None:
+    result = pipeline.process([])
+    assert result.outcomes == []
