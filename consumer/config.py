@@ -207,6 +207,7 @@ MANAGED_KEYS = frozenset(
         "bootstrap.servers",
         "group.id",
         "enable.auto.offset.store",
+        "enable.auto.commit",
         "enable.partition.eof",
         "acks",
     }

@@ -71,9 +71,12 @@ def violations(root: Path) -> list[str]:
         src = layer(imp.importer)
         where = f"{imp.importer} (line {imp.line}) imports {imp.imported}"
         if not imp.imported.startswith(PACKAGE + "."):
-            if src == "scoring" and imp.imported.split(".")[0] in KAFKA_CLIENTS:
-                if not imp.imported.startswith(CORE_ALLOWED_FROM_KAFKA_CLIENTS):
-                    found.append(f"{where}: the scoring core imports no Kafka client")
+            if (
+                src == "scoring"
+                and imp.imported.split(".")[0] in KAFKA_CLIENTS
+                and not imp.imported.startswith(CORE_ALLOWED_FROM_KAFKA_CLIENTS)
+            ):
+                found.append(f"{where}: the scoring core imports no Kafka client")
             continue
         dst = layer(imp.imported)
         if src == dst:

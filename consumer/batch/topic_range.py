@@ -152,7 +152,7 @@ class TopicSink:
             self._writer.send(key, value, headers, timestamp)
 
     def commit(self) -> None:
-        self._writer.close(60)
+        self._writer.close()
 
     def abort(self) -> None:
         self._writer.abandon()

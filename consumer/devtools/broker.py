@@ -36,19 +36,27 @@ class EmbeddedBroker:
     """A Tansu broker process on ``host:port`` (port 0 picks a free one)."""
 
     def __init__(
-        self, port: int = 0, host: str = "127.0.0.1", log_path: Path | None = None
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        log_path: Path | None = None,
+        advertised_port: int | None = None,
     ) -> None:
+        """``advertised_port``: the port clients are told to connect to, when it differs
+        from the listening one (a proxy in front of the broker, for network-fault tests)."""
         self.host = host
         self.port = port or free_port(host)
+        self.advertised_port = advertised_port or self.port
         self.log_path = log_path or Path(tempfile.gettempdir()) / f"tansu-{self.port}.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap_servers(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.advertised_port}"
 
     def start(self, timeout: float = 30.0) -> EmbeddedBroker:
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         with self.log_path.open("wb") as out:
             self._proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
                 [
@@ -57,7 +65,7 @@ class EmbeddedBroker:
                     "--listener-url",
                     url,
                     "--advertised-listener-url",
-                    url,
+                    advertised,
                     "--storage-engine",
                     "memory://tansu/",
                 ],
@@ -88,7 +96,7 @@ class EmbeddedBroker:
                         f"embedded broker not listening after {timeout}s; see {self.log_path}"
                     ) from None
                 time.sleep(0.05)
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers})
+        admin = AdminClient({"bootstrap.servers": f"{self.host}:{self.port}"})
         try:
             admin.list_topics(timeout=max(1.0, deadline - time.monotonic()))
         except KafkaException as exc:

@@ -112,11 +112,11 @@ def _replay(messages: list[Any], conf: dict[str, Any], topic: str, dry_run: bool
     if dry_run:
         print(f"would replay {len(messages):,} dead letters to {topic}")
         return 0
-    writer = TopicWriter(conf, topic)
+    writer = TopicWriter(conf, topic, total=len(messages))
     for m in messages:
         origin = f"{m.topic()}[{m.partition()}]@{m.offset()}"
         headers = [*original_headers(m.headers()), ("dlq.replayed.from", origin.encode())]
         writer.send(m.key(), m.value(), headers, m.timestamp()[1])
-    writer.close(60)
+    writer.close()
     print(f"replayed {len(messages):,} dead letters to {topic}")
     return 0

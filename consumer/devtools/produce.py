@@ -92,7 +92,9 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     kafka = kafka_settings(ns, environ)
     ensure_topics(kafka.admin_config(), {values["topic"]: values["partitions"]})
     writer = TopicWriter(
-        kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 5}), values["topic"]
+        kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 5}),
+        values["topic"],
+        total=values["count"] or None,
     )
     clock = None if ns.simulated_time else (lambda: int(time.time() * 1000))
     events = TransactionGenerator(values["seed"], fraud_rate=values["fraud_rate"], clock=clock)
@@ -122,9 +124,11 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         writer.send(tx["card_id"].encode(), value, headers)
         if writer.count % 10_000 == 0:
             log.info("sent %d events", writer.count)
-    writer.close(30)
+    if stopper.stopped:
+        writer.total = writer.count  # stopped on purpose: what was sent is what was meant
+    writer.close()  # raises DeliveryError (exit 1) saying how many were not delivered
     elapsed = time.monotonic() - started
-    log.info("sent %d events (%d malformed) in %.1fs", writer.count, malformed, elapsed)
+    log.info("delivered %d events (%d malformed) in %.1fs", writer.delivered, malformed, elapsed)
     return 0
 
 

@@ -40,7 +40,7 @@ def ensure_topics(
     admin_conf: dict[str, Any], partitions: Mapping[str, int], timeout: float = 30.0
 ) -> None:
     """Create each topic with its partition count unless it exists (broker-default replication)."""
-    admin = AdminClient(admin_conf)
+    admin = AdminClient({**admin_conf, "logger": KAFKA_LOG})  # type: ignore[dict-item]
     existing = _existing(admin, admin_conf["bootstrap.servers"], timeout)
     wanted = [NewTopic(t, n) for t, n in partitions.items() if t not in existing]
     if not wanted:
@@ -70,6 +70,7 @@ def read_all(
         "enable.auto.commit": False,
         "enable.partition.eof": True,
         "fetch.wait.max.ms": 10,
+        "logger": KAFKA_LOG,
         **(extra or {}),
     }
     consumer = Consumer(conf)
@@ -103,21 +104,36 @@ def read_all(
 
 class TopicWriter:
     """Produces to one topic through a producer configured by the caller (acks=all,
-    idempotent: see config.RELIABLE_PRODUCER). A full local queue waits for room; a refused
-    or failed delivery raises DeliveryError; close() waits for every acknowledgement."""
+    idempotent: see config.RELIABLE_PRODUCER). A full local queue waits for room.
 
-    def __init__(self, conf: dict[str, Any], topic: str) -> None:
+    Every record ends delivered or not: close() waits until librdkafka has settled each
+    one (acknowledged, or failed after its delivery timeout) and raises DeliveryError
+    saying how many were not delivered; send() raises it too, once a delivery has failed
+    (the rest would fail alike), after settling what is in flight. ``total`` is how many
+    records the caller meant to send, so the count includes those never sent.
+    """
+
+    def __init__(self, conf: dict[str, Any], topic: str, total: int | None = None) -> None:
         self.topic = topic
+        self.total = total
+        timeout_ms = conf.get("delivery.timeout.ms", conf.get("message.timeout.ms", 300_000))
+        self.delivery_timeout = float(timeout_ms) / 1000
         try:
-            self._producer = Producer(conf)
+            self._producer = Producer({**conf, "logger": KAFKA_LOG})
         except KafkaException as exc:
             raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
-        self._errors: list[KafkaError] = []
-        self.count = 0
+        self._first_error: KafkaError | None = None
+        self.count = 0  # handed to the producer
+        self.delivered = 0
+        self.failed = 0
 
     def _delivered(self, err: KafkaError | None, _msg: object) -> None:
-        if err is not None:
-            self._errors.append(err)
+        if err is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        if self._first_error is None:
+            self._first_error = err
 
     def send(
         self,
@@ -139,19 +155,43 @@ class TopicWriter:
                 break
             except BufferError:
                 self._producer.poll(0.1)
+                if self.failed:
+                    break
             except KafkaException as exc:
-                raise DeliveryError(f"producing to {self.topic}: {exc.args[0].str()}") from None
-        if self._errors:
-            raise DeliveryError(f"producing to {self.topic} failed: {self._errors[0]}")
-        self._producer.poll(0)
+                self._settle()
+                raise DeliveryError(self._report(f"refused locally: {exc.args[0].str()}")) from None
+        if self.failed:
+            self._settle()
+            raise DeliveryError(self._report())
         self.count += 1
+        self._producer.poll(0)
 
-    def close(self, timeout: float = 60.0) -> None:
-        """Wait for every acknowledgement; DeliveryError if any failed or timed out."""
-        remaining = self._producer.flush(timeout)
-        if self._errors or remaining:
-            first = self._errors[0] if self._errors else f"{remaining} not acknowledged in time"
-            raise DeliveryError(f"producing to {self.topic} failed: {first}")
+    def _settle(self) -> int:
+        """Wait until every record handed over is acknowledged or has failed."""
+        return int(self._producer.flush(self.delivery_timeout + 5))
+
+    def close(self) -> None:
+        """Wait for every outcome; DeliveryError if any record was not delivered."""
+        self._settle()
+        if self.delivered < max(self.count, self.total or 0):
+            raise DeliveryError(self._report())
+
+    def _report(self, why: str | None = None) -> str:
+        total = max(self.count, self.total or 0)
+        unconfirmed = self.count - self.delivered - self.failed
+        parts = []
+        if self.failed:
+            parts.append(f"{self.failed:,} failed ({self._first_error})")
+        if unconfirmed:
+            parts.append(f"{unconfirmed:,} unconfirmed after {self.delivery_timeout + 5:.0f}s")
+        if total > self.count:
+            parts.append(f"{total - self.count:,} never sent")
+        if why:
+            parts.append(why)
+        return (
+            f"{total - self.delivered:,} of {total:,} records were not delivered to "
+            f"{self.topic}: {'; '.join(parts)}"
+        )
 
     def abandon(self) -> None:
         """Give in-flight records a moment, without raising (the run has failed anyway)."""

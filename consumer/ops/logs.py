@@ -1,14 +1,18 @@
 """Logging setup: one line per event of interest, as text or JSON.
 
 Log calls in this package name source positions and error codes, never payload fields.
+Repeated warnings and errors (a broker outage) are logged once and then summarized.
 """
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import logging
 import sys
+
+from consumer.ops.log_throttle import RepeatedLineFilter, start_flusher
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMATS = ("text", "json")
@@ -29,12 +33,23 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+REPEAT_WINDOW_SECONDS = 30.0
+_repeats: RepeatedLineFilter | None = None
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
+    global _repeats  # noqa: PLW0603 - one process-wide filter and its flusher thread
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if _repeats is None:
+        _repeats = RepeatedLineFilter(REPEAT_WINDOW_SECONDS)
+        start_flusher(_repeats)
+        atexit.register(_repeats.flush, everything=True)
+    _repeats.set_emitter(handler.handle)
+    handler.addFilter(_repeats)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

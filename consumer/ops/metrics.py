@@ -1,8 +1,8 @@
 """Prometheus metrics of the scorer, on its own registry.
 
 Labels are bounded: decision, dead-letter stage and reason codes (a fixed set written by
-this package), rebalance event, latency reference, and partition (the one label that
-grows with the deployment). Never a card, account, merchant or transaction id.
+this package), rebalance event, latency reference, librdkafka error names, and partition
+(the one label that grows with the deployment). Never a card, account, merchant or transaction id.
 """
 
 from __future__ import annotations
@@ -162,7 +162,19 @@ class ScorerMetrics:
         )
         self.ready = Gauge(
             "fraud_ready",
-            "1 when the model is loaded and the consumer has joined its group.",
+            "1 when ready (as /readyz): model loaded, group joined, partitions held or a "
+            "standby, and the brokers answering.",
+            registry=r,
+        )
+        self.kafka_reachable = Gauge(
+            "fraud_kafka_reachable",
+            "0 while librdkafka reports every broker down, else 1.",
+            registry=r,
+        )
+        self.kafka_client_errors = Counter(
+            "fraud_kafka_client_errors",
+            "Errors librdkafka reported to the client, by error name (a fixed set).",
+            ["error"],
             registry=r,
         )
         for event in ("assign", "revoke", "lost"):
@@ -173,3 +185,5 @@ class ScorerMetrics:
             self.latency.labels(reference=reference)
         for kind in ("delivery", "queue_full", "rejected"):
             self.produce_errors.labels(kind=kind)
+        for error in ("_TRANSPORT", "_ALL_BROKERS_DOWN"):
+            self.kafka_client_errors.labels(error=error)

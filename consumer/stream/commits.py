@@ -1,13 +1,20 @@
-"""Storing and committing input offsets, only up to what the broker has acknowledged.
+"""Committing input offsets, only up to what the broker has acknowledged.
 
 The tracker says which offsets are safe (every output of them and of everything before
-them in their partition acknowledged); this module hands them to librdkafka: stored for
-its background auto-commit, and committed synchronously on revoke and at shutdown.
+them in their partition acknowledged). They are committed asynchronously as soon as
+they move, at most once per ``interval`` (``--commit-interval-ms``), and synchronously
+on revoke and at shutdown. librdkafka's auto-commit is off: every commit is one of these,
+so what a crash replays is bounded by the commit interval plus the acknowledgement
+latency, not by a one-second auto-commit timer.
+
+Load on the cluster: one OffsetCommit request per interval per scorer, and none while
+no offset moved (an idle scorer commits nothing).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
@@ -17,55 +24,74 @@ from consumer.stream.offsets import OffsetTracker, TopicPartitionKey
 
 log = logging.getLogger(__name__)
 
+Offsets = dict[TopicPartitionKey, int]
+
 
 class OffsetCommitter:
-    def __init__(self, consumer: Consumer, offsets: OffsetTracker, metrics: ScorerMetrics) -> None:
-        self._consumer = consumer
+    """Decides when to commit; the consumer is passed in, because librdkafka's on_commit
+    callback (this object's) must exist before the consumer does."""
+
+    def __init__(
+        self,
+        offsets: OffsetTracker,
+        metrics: ScorerMetrics,
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._offsets = offsets
         self._metrics = metrics
+        self._interval = interval
+        self._clock = clock
+        self._last = 0.0
 
-    def store(self) -> None:
-        """Store the offsets that became committable since the last call."""
-        moved = self._offsets.to_store()
-        if not moved:
+    def maybe_commit(self, consumer: Consumer, now_please: bool = False) -> None:
+        """Commit asynchronously what became committable, if the interval has passed
+        (``now_please``: at once, because the loop waits for room in its window)."""
+        now = self._clock()
+        if now - self._last < self._interval and not now_please:
             return
-        offsets = [TopicPartition(t, p, o) for (t, p), o in moved.items()]
+        offsets = self._offsets.to_commit()
+        if not offsets:
+            return
+        self._last = now
         try:
-            self._consumer.store_offsets(offsets=offsets)
-        except KafkaException as exc:
-            # A partition revoked since: its new owner starts from the last commit.
-            log.warning("could not store offsets: %s", exc)
+            consumer.commit(offsets=_tps(offsets), asynchronous=True)
+        except KafkaException as exc:  # not in the group right now: the next round retries
+            self._metrics.commit_failures.inc()
+            log.warning("offset commit failed: %s", exc.args[0].str())
+            return
+        # Marked at once so the next round does not send them again; a failure reported
+        # by on_commit() offers them again.
+        self._offsets.committed(offsets)
 
-    def commit(self, partitions: list[TopicPartitionKey] | None = None) -> None:
+    def commit(self, consumer: Consumer, partitions: list[TopicPartitionKey] | None = None) -> None:
         """Synchronously commit the committable offsets of ``partitions`` (default: all)."""
-        # Store first: librdkafka's auto-commit (and close()) commits the *stored*
-        # offsets, and must never move a partition back behind this explicit commit.
-        self.store()
-        tps = self._offsets.partitions() if partitions is None else partitions
-        offsets = [TopicPartition(t, p, o) for (t, p), o in self._offsets.to_commit(tps).items()]
+        offsets = self._offsets.to_commit(partitions)
         if not offsets:
             return
         try:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
+            consumer.commit(offsets=_tps(offsets), asynchronous=False)
         except KafkaException as exc:
             self._metrics.commit_failures.inc()
-            log.warning("offset commit failed: %s", exc)
+            log.warning("offset commit failed: %s", exc.args[0].str())
             return
-        self._metrics.commits.inc()
-        self._offsets.committed({(o.topic, o.partition): o.offset for o in offsets})
-        log.info("committed %s", ", ".join(f"{o.topic}[{o.partition}]={o.offset}" for o in offsets))
+        self._offsets.committed(offsets)
+        log.info("committed %s", ", ".join(f"{t}[{p}]={o}" for (t, p), o in offsets.items()))
 
-
-def commit_callback(
-    metrics: ScorerMetrics,
-) -> Callable[[KafkaError | None, list[TopicPartition]], None]:
-    """librdkafka ``on_commit`` for the background auto-commits (and the one in close())."""
-
-    def on_commit(err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+    def on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        """librdkafka ``on_commit``: the outcome of every commit request."""
         if err is None:
-            metrics.commits.inc()
-        elif err.code() != KafkaError._NO_OFFSET:  # nothing new to commit is not a failure
-            metrics.commit_failures.inc()
-            log.warning("offset commit failed: %s", err)
+            failed = {(tp.topic, tp.partition): tp.offset for tp in partitions if tp.error}
+            self._metrics.commits.inc()
+        elif err.code() == KafkaError._NO_OFFSET:  # nothing new to commit is no failure
+            return
+        else:
+            failed = {(tp.topic, tp.partition): tp.offset for tp in partitions}
+        if failed:
+            self._metrics.commit_failures.inc()
+            self._offsets.commit_failed(failed)
+            log.warning("offset commit failed: %s", err or "partition errors")
 
-    return on_commit
+
+def _tps(offsets: Offsets) -> list[TopicPartition]:
+    return [TopicPartition(t, p, o) for (t, p), o in offsets.items()]

@@ -10,10 +10,10 @@ lag (0 once caught up), which says how stale the scores are.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from consumer.ops.metrics import ScorerMetrics
 
@@ -45,13 +45,9 @@ class LagTracker:
                 with contextlib.suppress(KeyError):
                     gauge.remove(str(p))
 
-    def on_stats(self, stats_json: str) -> None:
-        """librdkafka ``stats_cb``: runs inside poll(), on the loop's thread."""
-        try:
-            topic = json.loads(stats_json).get("topics", {}).get(self._topic, {})
-        except ValueError:
-            log.warning("unreadable librdkafka statistics")
-            return
+    def on_stats(self, stats: dict[str, Any]) -> None:
+        """Parsed librdkafka statistics (``stats_cb`` runs inside poll(), on the loop's thread)."""
+        topic = stats.get("topics", {}).get(self._topic, {})
         now_ms = self._clock() * 1000
         for key, part in topic.get("partitions", {}).items():
             p = int(key)

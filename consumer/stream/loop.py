@@ -1,10 +1,10 @@
 """The streaming loop: all Kafka I/O of the scorer.
 
 consume (1 | N | whatever is buffered) -> ScoringPipeline -> produce scores and dead
-letters -> store offsets once the broker has acknowledged them -> auto-commit.
+letters -> commit offsets once the broker has acknowledged their outputs.
 
-At-least-once: an offset is stored (and so committed) only when the outputs of it and of
-every earlier offset of its partition are acknowledged (acks=all). A delivery that fails
+At-least-once: an offset is committed only when the outputs of it and of every earlier
+offset of its partition are acknowledged (acks=all). A delivery that fails
 after librdkafka's retries stops the loop with a non-zero exit, committing nothing past
 it. On revoke it flushes and commits what is in hand; on stop() it finishes the batch in
 hand, flushes, commits and leaves the group.
@@ -30,6 +30,7 @@ from consumer.stream.commits import OffsetCommitter
 from consumer.stream.lag import LagTracker
 from consumer.stream.offsets import OffsetTracker, TopicPartitionKey
 from consumer.stream.outputs import OutputWriter
+from consumer.stream.readiness import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class LoopSettings:
     mode: str = "adaptive"
     max_batch: int = 500
     max_wait_ms: int = 50
+    # Records produced but not committed, at most: what a crash can replay.
+    max_in_flight: int = 1000
     exit_when_idle: float | None = None
     poll_timeout: float = 0.1
     flush_timeout: float = 30.0
@@ -58,7 +61,11 @@ class ScoringLoop:
         pipeline: ScoringPipeline,
         settings: LoopSettings,
         metrics: ScorerMetrics,
+        *,
         lag: LagTracker | None = None,
+        readiness: Readiness | None = None,
+        offsets: OffsetTracker | None = None,
+        committer: OffsetCommitter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if settings.mode not in MODES:
@@ -69,8 +76,9 @@ class ScoringLoop:
         self._s = settings
         self._metrics = metrics
         self._lag = lag or LagTracker(settings.input_topic, metrics)
+        self.readiness = readiness or Readiness(metrics)
         self._clock = clock
-        self._offsets = OffsetTracker()
+        self._offsets = offsets or OffsetTracker()
         self._stop = threading.Event()
         self._fatal: str | None = None
         self._outputs = OutputWriter(
@@ -80,10 +88,10 @@ class ScoringLoop:
             self._offsets,
             metrics,
             fail=self._fail,
-            stopping=lambda: self._stop.is_set() or self._fatal is not None,
+            stopping=self._stopping,
             clock=clock,
         )
-        self._committer = OffsetCommitter(consumer, self._offsets, metrics)
+        self._committer = committer or OffsetCommitter(self._offsets, metrics)
         # The assignment, and for each partition whether it was last read to its end.
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
@@ -96,10 +104,6 @@ class ScoringLoop:
         """Ask the loop to finish the batch in hand and shut down (signal-safe)."""
         self._stop.set()
 
-    @property
-    def joined(self) -> bool:
-        return self._joined
-
     def run(self) -> int:
         self._consumer.subscribe(
             [self._s.input_topic],
@@ -111,12 +115,14 @@ class ScoringLoop:
         while not self._stop.is_set() and self._fatal is None:
             self.heartbeat = time.monotonic()
             self._metrics.last_poll.set(self._clock())
+            self._wait_for_room()
             records = self._fetch()
             if records:
                 self._last_activity = time.monotonic()
+                self.readiness.broker_answered()
                 self._handle(records)
             self._producer.poll(0)
-            self._committer.store()
+            self._committer.maybe_commit(self._consumer)
             if self._idle():
                 log.info(
                     "idle for %.1fs at the end of every assigned partition; exiting",
@@ -124,6 +130,20 @@ class ScoringLoop:
                 )
                 break
         return self._shutdown()
+
+    def _wait_for_room(self) -> None:
+        """Fetch a batch only when committing it would keep the window: records produced
+        but not committed stay under ``max_in_flight``, so a crash replays at most that.
+        Waiting serves delivery reports and commits at once; it ends when they let it, or
+        on stop. A broker that stops acknowledging fails the deliveries in the end."""
+        room = max(0, self._s.max_in_flight - self._s.max_batch)
+        while self._offsets.uncommitted() > room and not self._stopping():
+            self._producer.poll(0.005)
+            self._committer.maybe_commit(self._consumer, now_please=True)
+            self.heartbeat = time.monotonic()
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self._fatal is not None
 
     # -- fetching ---------------------------------------------------------------
     def _fetch(self) -> list[RawRecord]:
@@ -208,7 +228,7 @@ class ScoringLoop:
 
     def _commit(self, partitions: list[TopicPartitionKey] | None = None) -> None:
         self._producer.poll(0)  # serve delivery reports first: they make offsets committable
-        self._committer.commit(partitions)
+        self._committer.commit(self._consumer, partitions)
 
     def _flush(self) -> None:
         remaining = self._producer.flush(self._s.flush_timeout)
@@ -228,9 +248,9 @@ class ScoringLoop:
             self._offsets.assign(key)
         self._lag.assigned([tp.partition for tp in partitions])
         self._joined = True
-        self._metrics.ready.set(1)
         self._last_activity = time.monotonic()
         self._metrics.assigned_partitions.set(len(self._at_eof))
+        self.readiness.assigned(len(self._at_eof))
         log.info("assigned %s", _names(partitions) or "nothing")
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -254,6 +274,7 @@ class ScoringLoop:
             self._offsets.release(key)
         self._last_activity = time.monotonic()
         self._metrics.assigned_partitions.set(len(self._at_eof))
+        self.readiness.assigned(len(self._at_eof))
 
     def _idle(self) -> bool:
         if self._s.exit_when_idle is None or not self._joined:

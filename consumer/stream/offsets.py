@@ -20,12 +20,12 @@ class _PartitionState:
     # key is always the oldest pending offset.
     pending: dict[int, None] = field(default_factory=dict)
     next_offset: int | None = None  # last offset handed to the producer + 1
+    first_offset: int | None = None  # first offset handed to the producer
 
 
 class OffsetTracker:
     def __init__(self) -> None:
         self._partitions: dict[TopicPartitionKey, _PartitionState] = {}
-        self._stored: dict[TopicPartitionKey, int] = {}
         self._committed: dict[TopicPartitionKey, int] = {}
 
     def assign(self, tp: TopicPartitionKey) -> None:
@@ -34,13 +34,14 @@ class OffsetTracker:
     def release(self, tp: TopicPartitionKey) -> None:
         """Forget a partition (revoked or lost); late acknowledgements are ignored."""
         self._partitions.pop(tp, None)
-        self._stored.pop(tp, None)
         self._committed.pop(tp, None)
 
     def produced(self, tp: TopicPartitionKey, offset: int) -> None:
         state = self._partitions.setdefault(tp, _PartitionState())
         state.pending[offset] = None
         state.next_offset = offset + 1
+        if state.first_offset is None:
+            state.first_offset = offset
 
     def acknowledged(self, tp: TopicPartitionKey, offset: int) -> None:
         state = self._partitions.get(tp)
@@ -56,19 +57,10 @@ class OffsetTracker:
             return next(iter(state.pending))
         return state.next_offset
 
-    def to_store(self) -> dict[TopicPartitionKey, int]:
-        """Committable offsets that moved since the last call; marks them stored."""
-        moved = {}
-        for tp in self._partitions:
-            offset = self.committable(tp)
-            if offset is not None and self._stored.get(tp) != offset:
-                moved[tp] = offset
-                self._stored[tp] = offset
-        return moved
-
-    def to_commit(self, tps: list[TopicPartitionKey]) -> dict[TopicPartitionKey, int]:
-        """Committable offsets of ``tps`` not committed already (close() revokes right after
-        the final commit, which would otherwise commit the same offsets twice)."""
+    def to_commit(self, tps: list[TopicPartitionKey] | None = None) -> dict[TopicPartitionKey, int]:
+        """Committable offsets of ``tps`` (default: all) not committed already."""
+        if tps is None:
+            tps = list(self._partitions)
         return {
             tp: offset
             for tp in tps
@@ -77,6 +69,21 @@ class OffsetTracker:
 
     def committed(self, offsets: dict[TopicPartitionKey, int]) -> None:
         self._committed.update(offsets)
+
+    def commit_failed(self, offsets: dict[TopicPartitionKey, int]) -> None:
+        """An asynchronous commit of ``offsets`` failed: offer them again next time."""
+        for tp, offset in offsets.items():
+            if self._committed.get(tp) == offset:
+                del self._committed[tp]
+
+    def uncommitted(self) -> int:
+        """Records handed to the producer whose offsets are not committed yet: what a
+        crash now would replay (an upper bound where offsets have gaps)."""
+        total = 0
+        for tp, state in self._partitions.items():
+            if state.next_offset is not None and state.first_offset is not None:
+                total += state.next_offset - self._committed.get(tp, state.first_offset)
+        return total
 
     def pending_count(self) -> int:
         return sum(len(s.pending) for s in self._partitions.values())

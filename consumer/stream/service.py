@@ -10,10 +10,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer
-
 from consumer.config import add_kafka_passthrough, add_options
-from consumer.kafka.topics import KAFKA_LOG, check_topics
+from consumer.kafka.topics import check_topics
 from consumer.ops import logs
 from consumer.ops.metrics import ScorerMetrics
 from consumer.ops.server import OpsServer
@@ -22,9 +20,12 @@ from consumer.scoring.errors import ConfigError
 from consumer.scoring.model import load_model
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable, registry_client
-from consumer.stream.commits import commit_callback
+from consumer.stream.clients import ClientHooks, make_clients
+from consumer.stream.commits import OffsetCommitter
 from consumer.stream.lag import LagTracker
 from consumer.stream.loop import LoopSettings, ScoringLoop
+from consumer.stream.offsets import OffsetTracker
+from consumer.stream.readiness import Readiness
 from consumer.stream.settings import RUN_OPTIONS, TOPIC_OPTIONS, RunSettings
 
 log = logging.getLogger(__name__)
@@ -88,19 +89,18 @@ def build_scorer(
     model = load_model(settings.model, settings.inference_threads)
     metrics = metrics or ScorerMetrics()
     metrics.model_info.labels(name=model.name, version=model.version).set(1)
-    lag = LagTracker(settings.input_topic, metrics)
-    try:
-        consumer = Consumer(
-            {
-                **settings.consumer_config(),
-                "stats_cb": lag.on_stats,
-                "on_commit": commit_callback(metrics),
-                "logger": KAFKA_LOG,
-            }
-        )
-        producer = Producer({**settings.producer_config(), "logger": KAFKA_LOG})
-    except KafkaException as exc:
-        raise ConfigError(f"bad Kafka client setting: {exc.args[0].str()}") from None
+    offsets = OffsetTracker()
+    hooks = ClientHooks(
+        metrics=metrics,
+        lag=LagTracker(settings.input_topic, metrics),
+        readiness=Readiness(
+            metrics,
+            broker_down_after=settings.readiness_broker_down_s,
+            unassigned_after=settings.readiness_unassigned_s,
+        ),
+        committer=OffsetCommitter(offsets, metrics, settings.commit_interval_ms / 1000),
+    )
+    consumer, producer = make_clients(settings, hooks)
     check_topics(
         settings.kafka.admin_config(),
         [settings.input_topic, settings.output_topic, settings.dlq_topic],
@@ -115,10 +115,22 @@ def build_scorer(
         mode=settings.mode,
         max_batch=settings.max_batch,
         max_wait_ms=settings.max_wait_ms,
+        max_in_flight=settings.max_in_flight,
         exit_when_idle=settings.exit_when_idle,
         flush_timeout=settings.flush_timeout,
     )
-    return ScoringLoop(consumer, producer, pipeline, loop_settings, metrics, lag), metrics
+    loop = ScoringLoop(
+        consumer,
+        producer,
+        pipeline,
+        loop_settings,
+        metrics,
+        lag=hooks.lag,
+        readiness=hooks.readiness,
+        offsets=offsets,
+        committer=hooks.committer,
+    )
+    return loop, metrics
 
 
 def _start_server(
@@ -133,14 +145,13 @@ def _start_server(
             return False, f"loop has not polled Kafka for {stalled:.0f}s"
         return True, "ok"
 
-    def ready() -> tuple[bool, str]:
-        if not loop.joined:
-            return False, "model loaded; waiting to join the consumer group"
-        return True, "ok"
-
     try:
         server = OpsServer(
-            settings.metrics_address, settings.metrics_port, metrics.registry, healthy, ready
+            settings.metrics_address,
+            settings.metrics_port,
+            metrics.registry,
+            healthy,
+            loop.readiness.check,
         )
     except OSError as exc:
         where = f"{settings.metrics_address}:{settings.metrics_port}"

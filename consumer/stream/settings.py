@@ -79,6 +79,35 @@ RUN_OPTIONS = (
         "LightGBM threads for large batches (0: all cores)",
     ),
     Option(
+        "--max-in-flight",
+        positive_int,
+        None,
+        "most records produced but not yet committed (what a crash replays); the scorer "
+        "waits for commits before fetching past it (unset: 2 x --max-batch)",
+        metavar="RECORDS",
+    ),
+    Option(
+        "--commit-interval-ms",
+        non_negative_int,
+        100,
+        "commit acknowledged offsets asynchronously at most this often (0: after every "
+        "batch); bounds what a crash replays",
+    ),
+    Option(
+        "--readiness-broker-down-s",
+        positive_float,
+        30.0,
+        "/readyz fails once no broker has answered for this long",
+        metavar="SECONDS",
+    ),
+    Option(
+        "--readiness-unassigned-s",
+        positive_float,
+        60.0,
+        "/readyz fails once the scorer has held no partitions for this long after holding some",
+        metavar="SECONDS",
+    ),
+    Option(
         "--flush-timeout",
         positive_float,
         30.0,
@@ -110,9 +139,13 @@ class RunSettings:
     mode: str
     max_batch: int
     max_wait_ms: int
+    max_in_flight: int
     exit_when_idle: float | None
     reason_codes: int
     inference_threads: int
+    commit_interval_ms: int
+    readiness_broker_down_s: float
+    readiness_unassigned_s: float
     flush_timeout: float
     metrics_address: str
     metrics_port: int
@@ -125,6 +158,7 @@ class RunSettings:
     def from_args(cls, ns: argparse.Namespace, environ: Mapping[str, str]) -> RunSettings:
         values = resolve(ns, TOPIC_OPTIONS + RUN_OPTIONS, environ)
         values["model"] = values["model"] or default_model_path()
+        values["max_in_flight"] = values["max_in_flight"] or 2 * values["max_batch"]
         registry_config = {
             key: environ[name]
             for name, key in REGISTRY_ENV.items()
@@ -139,9 +173,8 @@ class RunSettings:
             {
                 "group.id": self.group_id,
                 "client.id": f"fraud-consumer-{socket.gethostname()}",
-                "enable.auto.offset.store": False,  # stored only once outputs are acknowledged
-                "enable.auto.commit": True,  # commits what was stored, every interval
-                "auto.commit.interval.ms": 1000,
+                "enable.auto.offset.store": False,
+                "enable.auto.commit": False,  # commits are the scorer's own (stream/commits.py)
                 "enable.partition.eof": True,  # for --exit-when-idle
                 "auto.offset.reset": "earliest",  # a new group scores from the start: no loss
                 "fetch.wait.max.ms": 100,

@@ -46,6 +46,31 @@ def test_sigkill_mid_stream_then_restart_loses_nothing(
     assert committed(bootstrap, group, inp, 3) == end_offsets(sent, 3)
 
 
+@pytest.mark.parametrize("max_batch", [100, 500])
+def test_a_kill_at_full_speed_replays_at_most_two_batches(
+    bootstrap: str,
+    topics: Callable[[int], tuple[str, str, str]],
+    tmp_path: Path,
+    max_batch: int,
+) -> None:
+    """Commits follow acknowledgements closely and the in-flight window (2 x --max-batch by
+    default) bounds what a SIGKILL replays, whatever the speed."""
+    inp, out, dlq = topics(3)
+    sent = produce(bootstrap, inp, make_values(40_000, malformed_every=97))
+    group = new_group()
+    args = ("--mode", "adaptive", "--max-batch", str(max_batch))
+    first = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, *args, metrics=True)
+    first.wait_for("fraud_events_consumed_total", 8000)
+    first.signal(signal.SIGKILL)
+    first.wait()
+    second = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, *args, "--exit-when-idle", "2")
+    assert second.wait() == 0, second.output()
+    got = landed(bootstrap, out, dlq)
+    assert_every_offset_once(sent, got, allow_duplicates=True)
+    duplicates = sum(n - 1 for n in got.positions().values())
+    assert duplicates <= 2 * max_batch
+
+
 def test_sigterm_finishes_the_batch_commits_and_exits_zero(
     bootstrap: str, topics: Callable[[int], tuple[str, str, str]], tmp_path: Path
 ) -> None:

@@ -9,7 +9,7 @@ def test_nothing_to_commit_before_anything_is_produced() -> None:
     t = OffsetTracker()
     t.assign(TP)
     assert t.committable(TP) is None
-    assert t.to_store() == {}
+    assert t.to_commit() == {}
 
 
 def test_commit_stops_at_the_oldest_unacknowledged_offset() -> None:
@@ -44,16 +44,27 @@ def test_a_never_acknowledged_offset_blocks_commits_forever() -> None:
     assert t.pending_count() == 1
 
 
-def test_to_store_reports_only_moved_partitions() -> None:
+def test_to_commit_reports_only_moved_partitions() -> None:
     t = OffsetTracker()
     other = ("in", 1)
     t.produced(TP, 0)
     t.produced(other, 0)
     t.acknowledged(TP, 0)
-    assert t.to_store() == {TP: 1, other: 0}
-    assert t.to_store() == {}
+    assert t.to_commit() == {TP: 1, other: 0}
+    t.committed({TP: 1, other: 0})
+    assert t.to_commit() == {}
     t.acknowledged(other, 0)
-    assert t.to_store() == {other: 1}
+    assert t.to_commit() == {other: 1}
+
+
+def test_a_failed_commit_is_offered_again() -> None:
+    t = OffsetTracker()
+    t.produced(TP, 0)
+    t.acknowledged(TP, 0)
+    t.committed({TP: 1})
+    assert t.to_commit() == {}
+    t.commit_failed({TP: 1})
+    assert t.to_commit() == {TP: 1}
 
 
 def test_released_partition_ignores_late_acknowledgements() -> None:
