@@ -1,10 +1,11 @@
 # fraud-consumer: slim, non-root. Build: docker build -t fraud-consumer .
 FROM python:3.11-slim AS build
 WORKDIR /src
-# libgomp1: LightGBM's OpenMP runtime.
-RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 \
+# libgomp1: LightGBM's OpenMP runtime; build-essential: a C compiler for the scoring
+# core's Cython parts (the wheel built here carries them; the runtime image has no compiler).
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 build-essential \
     && rm -rf /var/lib/apt/lists/*
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY consumer ./consumer
 COPY schemas ./schemas
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -6,8 +6,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: venv demo test unit integration lint bench train clean
 
-# (Re)install when pyproject.toml changes; the editable install picks up code edits.
-$(STAMP): pyproject.toml
+# (Re)install when pyproject.toml or a native (Cython) source changes; the editable install
+# picks up Python edits by itself, and builds the native parts in place.
+$(STAMP): pyproject.toml setup.py $(wildcard consumer/scoring/*.pyx)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

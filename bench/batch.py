@@ -26,10 +26,10 @@ from pathlib import Path
 import fastavro
 
 from consumer.cli import main as cli
-from consumer.scoring.errors import RecordError
+from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.features import feature_matrix
 from consumer.scoring.model import load_model
-from consumer.scoring.validation import validate_transaction
+from consumer.scoring.validation import validate
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 
@@ -85,14 +85,12 @@ def main() -> None:
     model = load_model(MODELS)
     with data.open("rb") as f:
         rows = [r for r in fastavro.reader(f) if isinstance(r, dict)]
-    valid = []
     for r in rows:
         r["event_time"] = int(r["event_time"].timestamp() * 1000)
-        try:
-            validate_transaction(r)
-        except RecordError:
-            continue
-        valid.append(r)
+    columns = TransactionColumns.from_records(rows)
+    invalid = [i for i, _ in validate(columns)]
+    keep = sorted(set(range(len(rows))) - set(invalid))
+    valid = columns.take(__import__("numpy").asarray(keep, dtype="int64"))
     features = feature_matrix(valid)  # the rows batch scored, not its dead letters
     started = time.perf_counter()
     for i in range(0, len(features), 20_000):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 
@@ -17,3 +20,11 @@ def require(tool: str, install: str) -> str:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message + " (CI=true: a missing tool is a failure)")
     pytest.skip(message)
+
+
+def features_of(records: list[dict[str, Any]]) -> npt.NDArray[np.float64]:
+    """The feature matrix of Transaction records (through the columns, as the core does)."""
+    from consumer.scoring.columns import TransactionColumns
+    from consumer.scoring.features import feature_matrix
+
+    return feature_matrix(TransactionColumns.from_records(records))

@@ -1,15 +1,11 @@
-"""What batch sources hand out: chunks of RawRecords, and the batch run's own error."""
+"""What batch sources hand out: chunks of records, and the batch run's own error."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
-from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.errors import FraudConsumerError
+from consumer.scoring.errors import DecodeError, FraudConsumerError
 from consumer.scoring.records import RawRecord
-
-_PLAIN = PlainAvroCodec()
 
 
 class BatchError(FraudConsumerError):
@@ -18,13 +14,11 @@ class BatchError(FraudConsumerError):
 
 @dataclass
 class Chunk:
-    """Records to score; for files also their decoded values (the RawRecord value is None
-    until a dead letter needs the bytes)."""
+    """Records to score (values: plain Avro Transactions), and records a source already
+    rejected (values: their original bytes) with the reason."""
 
     records: list[RawRecord]
-    decoded: list[dict[str, Any]] | None = None
+    rejected: list[tuple[RawRecord, DecodeError]] = field(default_factory=list)
 
-    def value_of(self, record: RawRecord) -> bytes | None:
-        if record.value is not None or self.decoded is None:
-            return record.value
-        return _PLAIN.encode_transaction(self.decoded[record.offset - self.records[0].offset])
+    def __len__(self) -> int:
+        return len(self.records) + len(self.rejected)

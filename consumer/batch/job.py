@@ -20,7 +20,6 @@ from typing import Any
 from tqdm import tqdm
 
 from consumer.batch.avro_files import AvroFileSink, AvroFileSource, expand_inputs
-from consumer.batch.chunks import Chunk
 from consumer.batch.report import BatchStats, dead_letter_record, write_html, write_textfile
 from consumer.batch.topic_range import Bound, TopicRangeSource, TopicSink
 from consumer.config import (
@@ -35,9 +34,11 @@ from consumer.config import (
     resolve,
 )
 from consumer.scoring.codec import FRAUD_SCORE_SCHEMA, PlainAvroCodec, schema_json
-from consumer.scoring.errors import ConfigError
+from consumer.scoring.deadletter import DeadLetter
+from consumer.scoring.errors import ConfigError, DecodeError
 from consumer.scoring.model import default_model_path, load_model
 from consumer.scoring.pipeline import PipelineResult, ScoringPipeline
+from consumer.scoring.records import RawRecord
 
 log = logging.getLogger(__name__)
 
@@ -241,9 +242,10 @@ def _run(
     )
     with bar:
         for chunk in source.chunks(chunk_size):
-            result = pipeline.process(chunk.records, chunk.decoded)
-            _write(result, chunk, out, dlq)
-            stats.add(result)
+            result = pipeline.process(chunk.records)
+            dead = result.dead_letters + [_rejected(pipeline, r, e) for r, e in chunk.rejected]
+            _write(result, dead, out, dlq)
+            stats.add(result, dead)
             if isinstance(source, AvroFileSource):
                 bar.update(source.bytes_done - bar.n)
             else:
@@ -257,18 +259,25 @@ def _run(
     return stats
 
 
+def _rejected(pipeline: ScoringPipeline, record: RawRecord, error: DecodeError) -> DeadLetter:
+    model = pipeline.model
+    return DeadLetter.from_error(record, error, model.name, model.version, 0)
+
+
 def _write(
     result: PipelineResult,
-    chunk: Chunk,
+    dead: list[DeadLetter],
     out: AvroFileSink | TopicSink,
     dlq: AvroFileSink | TopicSink,
 ) -> None:
     if isinstance(out, AvroFileSink):
-        out.write([s.record for s in result.scored])
+        out.write(result.score_records())
     else:
-        out.write([(s.source.key, s.value, None, None) for s in result.scored])
-    dead = [(d, chunk.value_of(d.source)) for d in result.dead_letters]
+        keys = [result.batch.record(int(i)).key for i in result.rows]
+        out.write([(k, v, None, None) for k, v in zip(keys, result.values, strict=True)])
     if isinstance(dlq, AvroFileSink):
-        dlq.write([dead_letter_record(d, value) for d, value in dead])
+        dlq.write([dead_letter_record(d, d.source.value) for d in dead])
     else:
-        dlq.write([(d.source.key, value, d.headers(), d.source.timestamp_ms) for d, value in dead])
+        dlq.write(
+            [(d.source.key, d.source.value, d.headers(), d.source.timestamp_ms) for d in dead]
+        )

@@ -29,16 +29,16 @@ class BatchStats:
     started: float = field(default_factory=time.monotonic)
     finished: float | None = None
 
-    def add(self, result: PipelineResult) -> None:
-        self.rows_read += len(result.outcomes)
-        self.scored += len(result.scored)
-        for d in result.dead_letters:
+    def add(self, result: PipelineResult, dead: list[DeadLetter]) -> None:
+        self.rows_read += len(result.rows) + len(dead)
+        self.scored += len(result.rows)
+        for d in dead:
             self.dead[(d.stage, d.reason)] += 1
-        if result.scored:
-            scores = np.fromiter((s.score for s in result.scored), dtype=np.float64)
-            self.histogram += np.histogram(scores, BINS)[0]
-            self.score_sum += float(scores.sum())
-            self.decisions.update(s.decision for s in result.scored)
+        if len(result.rows):
+            self.histogram += np.histogram(result.score, BINS)[0]
+            self.score_sum += float(result.score.sum())
+            counts = np.bincount(result.decision, minlength=len(DECISIONS))
+            self.decisions.update({d: int(n) for d, n in zip(DECISIONS, counts, strict=True)})
 
     @property
     def seconds(self) -> float:

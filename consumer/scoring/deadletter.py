@@ -27,10 +27,17 @@ class DeadLetter:
     model_name: str
     model_version: str
     failed_at_ms: int
+    source_index: int = 0  # its position in the batch it came in
 
     @classmethod
     def from_error(
-        cls, source: RawRecord, error: RecordError, model_name: str, model_version: str, now_ms: int
+        cls,
+        source: RawRecord,
+        error: RecordError,
+        model_name: str,
+        model_version: str,
+        now_ms: int,
+        source_index: int = 0,
     ) -> DeadLetter:
         return cls(
             source=source,
@@ -41,6 +48,7 @@ class DeadLetter:
             model_name=model_name,
             model_version=model_version,
             failed_at_ms=now_ms,
+            source_index=source_index,
         )
 
     def headers(self) -> Headers:

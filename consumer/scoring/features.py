@@ -1,27 +1,38 @@
-"""Transaction -> feature vector. The only feature code: training, streaming and batch
-scoring all call it, so online and offline scores agree to the last bit.
+"""Transactions -> feature matrix, a batch of columns at a time. The only feature code:
+training, the stream, batch prediction and the HTTP API all call ``feature_matrix``, so
+online and offline scores agree to the last bit.
 
-Features are computed from the one event alone (no per-card state), which keeps the
-scorer stateless: any replica scores any partition, and replays give the same answer.
+Features come from the one event alone (no per-card state), which keeps the scorer
+stateless: any replica scores any partition, and replays give the same answer. Every
+step is exact: integer arithmetic in int64, one correctly rounded division per value,
+and log1p from the C library (``_columns.log1p``, what ``math.log1p`` calls).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from consumer.scoring.codec import CHANNELS, ENTRY_MODES, Record
+from consumer.scoring import _columns
+from consumer.scoring.codes import (
+    CURRENCY_SCALE,
+    HOME_CURRENCY,
+    HOME_KNOWN,
+    HOME_OFFSET_MS,
+    MCC_GROUP_OF,
+    NONE,
+    USD_RATE,
+)
+from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.reference import (
     COUNTRY_INFO,
     CURRENCY_EXPONENT,
     MCC_GROUP,
-    UNKNOWN_MCC_GROUP,
     USD_PER_UNIT,
 )
+from consumer.scoring.schemas import CHANNELS, ENTRY_MODES
 
 FEATURE_NAMES: tuple[str, ...] = (
     "amount_log",
@@ -43,9 +54,8 @@ CATEGORICAL_FEATURES: tuple[str, ...] = ("mcc", "mcc_group", "channel", "entry_m
 
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
-_CHANNEL_INDEX = {name: float(i) for i, name in enumerate(CHANNELS)}
-_ENTRY_INDEX = {name: float(i) for i, name in enumerate(ENTRY_MODES)}
-NAN = math.nan
+NAN = float("nan")
+Matrix = npt.NDArray[np.float64]
 
 
 def _version() -> str:
@@ -62,49 +72,29 @@ def _version() -> str:
 FEATURE_SET_VERSION = _version()
 
 
-def feature_row(tx: Record) -> tuple[float, ...]:
-    """The feature vector of one validated Transaction, in FEATURE_NAMES order."""
-    currency = tx["currency"]
-    major = tx["amount_minor"] / 10 ** CURRENCY_EXPONENT[currency]
-    rate = USD_PER_UNIT.get(currency)
-    card_country = tx["card_country"]
-    info = COUNTRY_INFO.get(card_country)
-    ip_country = tx["ip_country"]
-    mcc = tx["merchant_category_code"]
-
-    if info is None:
-        hour_local = dow_local = currency_foreign = NAN
-    else:
-        local_ms = tx["event_time"] + int(info[0] * _HOUR_MS)
-        hour_local = (local_ms % _DAY_MS) / _HOUR_MS
-        dow_local = float((local_ms // _DAY_MS + 3) % 7)  # 1970-01-01 was a Thursday
-        currency_foreign = float(currency != info[1])
-
-    return (
-        math.log1p(major),
-        NAN if rate is None else math.log1p(major * rate),
-        float(mcc),
-        float(MCC_GROUP.get(mcc, UNKNOWN_MCC_GROUP)),
-        _CHANNEL_INDEX[tx["channel"]],
-        _ENTRY_INDEX[tx["entry_mode"]],
-        float(tx["merchant_country"] != card_country),
-        currency_foreign,
-        NAN if ip_country is None else float(ip_country != card_country),
-        float(tx["device_id"] is not None),
-        float(tx["ip_address"] is not None),
-        float(tx["latitude"] is not None),
-        hour_local,
-        dow_local,
-    )
-
-
-def build_matrix(rows: Sequence[tuple[float, ...]]) -> npt.NDArray[np.float64]:
-    """Stack feature rows into the (n, len(FEATURE_NAMES)) float64 matrix the model takes."""
-    if not rows:
-        return np.empty((0, len(FEATURE_NAMES)), dtype=np.float64)
-    return np.array(rows, dtype=np.float64)
-
-
-def feature_matrix(txs: Sequence[Record]) -> npt.NDArray[np.float64]:
-    """Features of many validated Transactions at once (training and tests)."""
-    return build_matrix([feature_row(tx) for tx in txs])
+def feature_matrix(tx: TransactionColumns) -> Matrix:
+    """The (rows, len(FEATURE_NAMES)) float64 matrix of validated Transactions."""
+    n = len(tx)
+    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float64)
+    if n == 0:
+        return out
+    c = tx.codes
+    major = tx.amount_minor.astype(np.float64) / CURRENCY_SCALE[c.currency]
+    out[:, 0] = _columns.log1p(major)
+    out[:, 1] = _columns.log1p(major * USD_RATE[c.currency])  # NaN where no rate is known
+    out[:, 2] = c.mcc
+    out[:, 3] = MCC_GROUP_OF[c.mcc]
+    out[:, 4] = tx.channel
+    out[:, 5] = tx.entry_mode
+    card = c.card_country
+    out[:, 6] = c.merchant_country != card
+    known = HOME_KNOWN[card]
+    out[:, 7] = np.where(known, HOME_CURRENCY[card] != c.currency, NAN)
+    out[:, 8] = np.where(c.ip_country == NONE, NAN, c.ip_country != card)
+    out[:, 9] = _columns.present(tx.device_id)
+    out[:, 10] = _columns.present(tx.ip_address)
+    out[:, 11] = tx.has_latitude
+    local_ms = tx.event_time + HOME_OFFSET_MS[card]
+    out[:, 12] = np.where(known, (local_ms % _DAY_MS) / _HOUR_MS, NAN)
+    out[:, 13] = np.where(known, ((local_ms // _DAY_MS + 3) % 7).astype(np.float64), NAN)
+    return out

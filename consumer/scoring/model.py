@@ -21,8 +21,10 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from consumer.scoring.attribution import TreeShap
 from consumer.scoring.errors import ModelError
 from consumer.scoring.features import CATEGORICAL_FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION
+from consumer.scoring.schemas import DECISIONS
 
 log = logging.getLogger(__name__)
 lgb.register_logger(logging.getLogger("lightgbm"))
@@ -111,6 +113,7 @@ class FraudModel:
         self._booster = booster
         self.card = card
         self._threads = threads  # 0 = LightGBM's default (all cores)
+        self._explainer: TreeShap | None = None
 
     @property
     def name(self) -> str:
@@ -119,6 +122,17 @@ class FraudModel:
     @property
     def version(self) -> str:
         return self.card.version
+
+    @property
+    def booster(self) -> lgb.Booster:
+        return self._booster
+
+    @property
+    def explainer(self) -> TreeShap:
+        """Built on first use (a fraction of a second); load_model builds it up front."""
+        if self._explainer is None:
+            self._explainer = TreeShap(self._booster)
+        return self._explainer
 
     def _threads_for(self, features: npt.NDArray[np.float64]) -> int:
         return 1 if len(features) < _SINGLE_THREAD_ROWS else self._threads
@@ -129,29 +143,25 @@ class FraudModel:
         return np.asarray(scores, dtype=np.float64)
 
     def decide(self, score: float) -> str:
+        return DECISIONS[int(self.decisions(np.array([score]))[0])]
+
+    def decisions(self, scores: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
+        """Index into DECISIONS per score: DECLINE at or above the decline threshold,
+        REVIEW at or above the review threshold, else APPROVE."""
         t = self.card.thresholds
-        if score >= t.decline:
-            return "DECLINE"
-        if score >= t.review:
-            return "REVIEW"
-        return "APPROVE"
+        out = (scores >= t.review).astype(np.int8)
+        out[scores >= t.decline] = 2
+        return out
+
+    def reason_indexes(self, features: npt.NDArray[np.float64], top: int) -> npt.NDArray[np.int16]:
+        """Per row, the indexes of the ``top`` features with the largest positive SHAP
+        value, largest first, -1 past the last (see attribution.py)."""
+        return self.explainer.top(features, top)
 
     def reason_codes(self, features: npt.NDArray[np.float64], top: int) -> list[list[str]]:
-        """For each row, the ``top`` features with the largest positive SHAP contribution."""
-        if top <= 0 or len(features) == 0:
-            return [[] for _ in range(len(features))]
-        contrib = np.asarray(
-            self._booster.predict(
-                features, pred_contrib=True, num_threads=self._threads_for(features)
-            ),
-            dtype=np.float64,
-        )
+        """For each row, the names of its ``top`` reason codes."""
         names = self.card.feature_names
-        out = []
-        for row in contrib[:, : len(names)]:
-            order = np.argsort(-row, kind="stable")[:top]
-            out.append([names[i] for i in order if row[i] > 0])
-        return out
+        return [[names[i] for i in row if i >= 0] for row in self.reason_indexes(features, top)]
 
 
 def _check_card(card: ModelCard, card_path: Path) -> None:
@@ -198,5 +208,6 @@ def load_model(path: Path, threads: int = 0) -> FraudModel:
     probe = model.predict(np.zeros((1, len(FEATURE_NAMES))))
     if not (probe.shape == (1,) and math.isfinite(probe[0]) and 0.0 <= probe[0] <= 1.0):
         raise ModelError(f"model {model_path} does not output a probability (binary objective?)")
+    model.explainer  # noqa: B018 - build the TreeSHAP tables now, off the hot path
     log.info("model loaded: %s-%s from %s", card.name, card.version, model_path)
     return model

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 # What confluent-kafka accepts when producing; consumed header values are bytes or None.
 Headers = list[tuple[str, str | bytes | None]]
@@ -37,13 +41,44 @@ class RawRecord:
         return f"{self.topic}[{self.partition}]@{self.offset}"
 
 
+class RecordBatch(Protocol):
+    """Input records as the pipeline reads them: values and lineage as columns, and the
+    whole record on demand (only a dead letter needs its key, headers and timestamp)."""
+
+    values: list[bytes | None]
+    topics: list[str]
+    partitions: npt.NDArray[np.int32]
+    offsets: npt.NDArray[np.int64]
+
+    def __len__(self) -> int: ...
+
+    def record(self, i: int) -> RawRecord: ...
+
+
+class RawBatch:
+    """A RecordBatch over RawRecords (tests, benchmarks, files)."""
+
+    def __init__(self, records: Sequence[RawRecord]) -> None:
+        self._records = records
+        self.values = [r.value for r in records]
+        self.topics = [r.topic for r in records]
+        self.partitions = np.fromiter((r.partition for r in records), np.int32, len(records))
+        self.offsets = np.fromiter((r.offset for r in records), np.int64, len(records))
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def record(self, i: int) -> RawRecord:
+        return self._records[i]
+
+
 @dataclass(frozen=True, slots=True)
 class ScoredRecord:
-    """A FraudScore ready to produce: key = the input key, value = encoded FraudScore."""
+    """One FraudScore ready to produce: key = the input key, value = encoded FraudScore."""
 
     source: RawRecord
     value: bytes
     score: float
     decision: str
     event_time_ms: int
-    record: dict[str, Any]  # the FraudScore fields, for file outputs
+    reason_codes: tuple[str, ...] = ()

@@ -15,11 +15,20 @@ import json
 import logging
 import struct
 import time
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
+from fastavro.schema import to_parsing_canonical_form
 
+from consumer.scoring.avro_batch import (
+    DecodedBatch,
+    ScoreColumns,
+    decode_plain,
+    encode_score_columns,
+)
 from consumer.scoring.codec import (
     FRAUD_SCORE_SCHEMA,
     TRANSACTION_SCHEMA,
@@ -28,6 +37,7 @@ from consumer.scoring.codec import (
     encode_avro,
     parsed,
 )
+from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.errors import DecodeError, FraudConsumerError
 
 log = logging.getLogger(__name__)
@@ -54,11 +64,21 @@ def registry_client(url: str, extra: dict[str, Any] | None = None) -> SchemaRegi
     return SchemaRegistryClient.new_client({"url": url, **(extra or {})})
 
 
+_OURS = to_parsing_canonical_form(TRANSACTION_SCHEMA)
+
+
+@dataclass(frozen=True)
+class _Writer:
+    parsed: Any
+    raw: dict[str, Any]
+    ours: bool  # the writer's schema is the Transaction schema itself: the fast path
+
+
 class RegistryCodec:
     def __init__(self, client: RegistryClient, output_subject: str) -> None:
         self._client = client
         self._reader = parsed(TRANSACTION_SCHEMA)
-        self._writers: dict[int, Any] = {}
+        self._writers: dict[int, _Writer] = {}
         self._unknown: dict[int, float] = {}  # id -> when the registry said 404
         self._score_schema = parsed(FRAUD_SCORE_SCHEMA)
         self._output_subject = output_subject
@@ -79,7 +99,51 @@ class RegistryCodec:
             raise RegistryUnavailable(f"schema registry unreachable: {exc}") from None
         return self._score_id
 
-    def decode_transaction(self, value: bytes | None) -> Record:
+    def decode_batch(self, values: list[bytes | None]) -> DecodedBatch:
+        """Values written with our schema go through the strict native decoder; values of
+        other writer schemas through fastavro with schema resolution, checked canonical.
+        RegistryUnavailable (nobody's record's fault) propagates: the loop retries."""
+        failures: list[tuple[int, DecodeError]] = []
+        fast: list[int] = []
+        slow: list[tuple[int, Record]] = []
+        for i, value in enumerate(values):
+            try:
+                writer, payload = self._framed(value)
+                if writer.ours:
+                    fast.append(i)
+                else:
+                    slow.append((i, decode_avro(payload, writer.parsed, self._reader, writer.raw)))
+            except DecodeError as exc:
+                failures.append((i, exc))
+        decoded = decode_plain([values[i] for i in fast], skip=_HEADER.size)
+        failures += [(fast[j], exc) for j, exc in decoded.failures]
+        rows = [fast[j] for j in decoded.rows]
+        parts = [decoded.columns]
+        if slow:
+            good: list[tuple[int, Record]] = []
+            for i, record in slow:
+                try:
+                    TransactionColumns.from_records([record])
+                except (KeyError, ValueError, TypeError, OverflowError):
+                    failures.append(
+                        (i, DecodeError("schema_mismatch", "resolved record is incomplete"))
+                    )
+                else:
+                    good.append((i, record))
+            parts.append(TransactionColumns.from_records([r for _, r in good]))
+            rows += [i for i, _ in good]
+        columns = TransactionColumns.concat(parts)
+        order = np.argsort(np.asarray(rows, np.int64), kind="stable")
+        failures.sort(key=lambda f: f[0])
+        return DecodedBatch(columns.take(order), np.asarray(rows, np.int64)[order], failures)
+
+    def encode_scores(self, scores: ScoreColumns) -> list[bytes]:
+        if self._score_id is None:
+            self.register_output_schema()
+        return encode_score_columns(scores, _HEADER.pack(MAGIC, int(self._score_id or 0)))
+
+    def _framed(self, value: bytes | None) -> tuple[_Writer, bytes]:
+        """The writer schema of a framed value, and its Avro payload."""
         if value is None:
             raise DecodeError("tombstone", "record has no value (tombstone)")
         if len(value) < _HEADER.size or value[0] != MAGIC:
@@ -87,9 +151,16 @@ class RegistryCodec:
                 "wire_format", "value lacks the Schema Registry framing (magic byte 0 + schema id)"
             )
         _, schema_id = _HEADER.unpack_from(value)
-        return decode_avro(value[_HEADER.size :], self._writer(schema_id), self._reader)
+        return self._writer(schema_id), value[_HEADER.size :]
 
-    def _writer(self, schema_id: int) -> Any:
+    def decode_transaction(self, value: bytes | None) -> Record:
+        """One framed value as a Transaction record (tests, tools)."""
+        batch = self.decode_batch([value])
+        if batch.failures:
+            raise batch.failures[0][1]
+        return batch.columns.record(0)
+
+    def _writer(self, schema_id: int) -> _Writer:
         writer = self._writers.get(schema_id)
         if writer is not None:
             return writer
@@ -115,7 +186,8 @@ class RegistryCodec:
         if schema.schema_type not in (None, "AVRO"):
             raise DecodeError("wrong_schema_type", f"schema id {schema_id} is not an Avro schema")
         try:
-            writer = parsed(json.loads(schema.schema_str or ""))
+            raw = json.loads(schema.schema_str or "")
+            writer = _Writer(parsed(raw), raw, to_parsing_canonical_form(raw) == _OURS)
         except Exception:
             raise DecodeError(
                 "bad_writer_schema", f"schema id {schema_id} does not parse"
@@ -134,4 +206,5 @@ class RegistryCodec:
     def decode_score(self, value: bytes) -> Record:
         """Decode a framed FraudScore (downstream's view; used by tests and the demo)."""
         _, schema_id = _HEADER.unpack_from(value)
-        return decode_avro(value[_HEADER.size :], self._writer(schema_id), self._score_schema)
+        writer = self._writer(schema_id)
+        return decode_avro(value[_HEADER.size :], writer.parsed, self._score_schema, writer.raw)

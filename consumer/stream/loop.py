@@ -19,12 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
-from consumer.kafka.messages import to_raw
+from consumer.kafka.messages import MessageBatch
 from consumer.ops.metrics import ScorerMetrics
 from consumer.scoring.pipeline import PipelineResult, ScoringPipeline
-from consumer.scoring.records import RawRecord
 from consumer.scoring.registry_codec import RegistryUnavailable
 from consumer.stream.commits import OffsetCommitter
 from consumer.stream.lag import LagTracker
@@ -89,6 +89,7 @@ class ScoringLoop:
             metrics,
             fail=self._fail,
             stopping=self._stopping,
+            on_acknowledged=self.readiness.broker_answered,
             clock=clock,
         )
         self._committer = committer or OffsetCommitter(self._offsets, metrics)
@@ -116,11 +117,11 @@ class ScoringLoop:
             self.heartbeat = time.monotonic()
             self._metrics.last_poll.set(self._clock())
             self._wait_for_room()
-            records = self._fetch()
-            if records:
+            batch = self._fetch()
+            if batch is not None:
                 self._last_activity = time.monotonic()
                 self.readiness.broker_answered()
-                self._handle(records)
+                self._handle(batch)
             self._producer.poll(0)
             self._committer.maybe_commit(self._consumer)
             if self._idle():
@@ -146,7 +147,7 @@ class ScoringLoop:
         return self._stop.is_set() or self._fatal is not None
 
     # -- fetching ---------------------------------------------------------------
-    def _fetch(self) -> list[RawRecord]:
+    def _fetch(self) -> MessageBatch | None:
         if self._s.mode == "single":
             msg = self._consumer.poll(self._s.poll_timeout)
             msgs = [] if msg is None else [msg]
@@ -157,22 +158,26 @@ class ScoringLoop:
             msgs = [] if first is None else [first]
             if first is not None and self._s.max_batch > 1:
                 msgs += self._consumer.consume(self._s.max_batch - 1, 0)
-        records = []
+        kept = []
+        at_eof = self._at_eof
         for msg in msgs:
             err = msg.error()
-            if err is None:
-                record = to_raw(msg)
-                if (record.topic, record.partition) not in self._at_eof:
-                    # Fetched before a revoke that ran inside this very consume call: the
-                    # new owner scores it from its own position; committing it here could
-                    # move that owner's offset.
-                    continue
-                records.append(record)
-                self._at_eof[(record.topic, record.partition)] = False
-                self._lag.consumed(record.partition, record.timestamp_ms)
-            else:
-                self._on_consume_error(msg, err)
-        return records
+            if err is not None:
+                self._on_consume_error(msg, err)  # an end of partition marks it True
+                continue
+            tp = (msg.topic(), msg.partition())
+            if tp in at_eof:
+                at_eof[tp] = False
+                kept.append(msg)
+            # else: fetched before a revoke that ran inside this very consume call: the
+            # new owner scores it from its own position; committing it here could move
+            # that owner's offset.
+        if not kept:
+            return None
+        batch = MessageBatch(kept)
+        for p in np.unique(batch.partitions):
+            self._lag.consumed(int(p), int(batch.timestamps[batch.partitions == p].max()))
+        return batch
 
     def _on_consume_error(self, msg: Message, err: KafkaError) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
@@ -186,24 +191,22 @@ class ScoringLoop:
         log.warning("consumer error: %s", err)
 
     # -- processing -------------------------------------------------------------
-    def _handle(self, records: list[RawRecord]) -> None:
-        self._consumed += len(records)
-        self._metrics.events_consumed.inc(len(records))
-        self._metrics.batch_size.observe(len(records))
+    def _handle(self, batch: MessageBatch) -> None:
+        self._consumed += len(batch)
+        self._metrics.events_consumed.inc(len(batch))
+        self._metrics.batch_size.observe(len(batch))
         started = time.perf_counter()
-        result = self._process(records)
+        result = self._process(batch)
         if result is None:
             return  # stopping while a dependency is down: nothing produced, nothing stored
         self._metrics.pipeline_seconds.observe(time.perf_counter() - started)
         if result.inference_seconds:
             self._metrics.inference_seconds.observe(result.inference_seconds)
-        for outcome in result.outcomes:
-            if not self._outputs.produce(outcome):
-                # Shutting down under backpressure: the rest of the batch is not
-                # produced, so its offsets are never stored and will be redelivered.
-                return
+        # False when shutting down under backpressure: the rest of the batch is not
+        # produced, so its offsets are never committed and will be redelivered.
+        self._outputs.produce(result)
 
-    def _process(self, records: list[RawRecord]) -> PipelineResult | None:
+    def _process(self, records: MessageBatch) -> PipelineResult | None:
         """Run the pipeline, retrying while the schema registry cannot be reached.
 
         Transient failures are nobody's record's fault, so they are retried (with backoff,

@@ -1,61 +1,76 @@
 """Which input offsets are safe to commit.
 
-Every consumed record is produced as exactly one output (score or dead letter). Its
-offset is *pending* from the produce call until the broker acknowledges that output.
-A partition may commit up to (not including) its oldest pending offset, or past its
-last consumed record when nothing is pending. Outputs of one input partition land on
-many output partitions and are acknowledged out of order; this keeps commits in order.
+Every consumed record is produced as exactly one output (score or dead letter), a
+batch at a time. A batch is *pending* from its first produce call until the broker has
+acknowledged every output of it. Outputs of one input partition land on many output
+partitions and are acknowledged out of order, and so are batches; offsets are committed
+only up to the end of the longest prefix of fully acknowledged batches, so a commit
+never passes a record whose output the broker might not have.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 TopicPartitionKey = tuple[str, int]
 
 
+@dataclass(eq=False)
+class PendingBatch:
+    ends: dict[TopicPartitionKey, int]  # per partition: last offset in the batch + 1
+    remaining: int  # outputs not acknowledged yet
+    done: bool = False
+
+
 @dataclass
-class _PartitionState:
-    # Insertion-ordered dict as an ordered set: offsets arrive increasing, so the first
-    # key is always the oldest pending offset.
-    pending: dict[int, None] = field(default_factory=dict)
-    next_offset: int | None = None  # last offset handed to the producer + 1
-    first_offset: int | None = None  # first offset handed to the producer
+class _Partition:
+    first: int | None = None  # first offset produced since it was assigned
+    produced: int | None = None  # last offset produced + 1
+    safe: int | None = None  # committable: every output before it acknowledged
 
 
+@dataclass
 class OffsetTracker:
-    def __init__(self) -> None:
-        self._partitions: dict[TopicPartitionKey, _PartitionState] = {}
-        self._committed: dict[TopicPartitionKey, int] = {}
+    _partitions: dict[TopicPartitionKey, _Partition] = field(default_factory=dict)
+    _pending: deque[PendingBatch] = field(default_factory=deque)
+    _committed: dict[TopicPartitionKey, int] = field(default_factory=dict)
 
     def assign(self, tp: TopicPartitionKey) -> None:
-        self._partitions.setdefault(tp, _PartitionState())
+        self._partitions.setdefault(tp, _Partition())
 
     def release(self, tp: TopicPartitionKey) -> None:
-        """Forget a partition (revoked or lost); late acknowledgements are ignored."""
+        """Forget a partition (revoked or lost); its late acknowledgements are ignored."""
         self._partitions.pop(tp, None)
         self._committed.pop(tp, None)
 
-    def produced(self, tp: TopicPartitionKey, offset: int) -> None:
-        state = self._partitions.setdefault(tp, _PartitionState())
-        state.pending[offset] = None
-        state.next_offset = offset + 1
-        if state.first_offset is None:
-            state.first_offset = offset
+    def produced(self, spans: dict[TopicPartitionKey, tuple[int, int]], count: int) -> PendingBatch:
+        """A batch of ``count`` outputs is being produced; per input partition the first
+        offset in it and the last + 1."""
+        for tp, (start, end) in spans.items():
+            state = self._partitions.setdefault(tp, _Partition())
+            if state.first is None:
+                state.first = start
+            state.produced = end
+        batch = PendingBatch({tp: end for tp, (_, end) in spans.items()}, count)
+        self._pending.append(batch)
+        if count == 0:
+            self.acknowledged(batch)
+        return batch
 
-    def acknowledged(self, tp: TopicPartitionKey, offset: int) -> None:
-        state = self._partitions.get(tp)
-        if state is not None:
-            state.pending.pop(offset, None)
+    def acknowledged(self, batch: PendingBatch) -> None:
+        """Every output of ``batch`` is acknowledged."""
+        batch.done = True
+        while self._pending and self._pending[0].done:
+            for tp, end in self._pending.popleft().ends.items():
+                state = self._partitions.get(tp)
+                if state is not None:
+                    state.safe = end
 
     def committable(self, tp: TopicPartitionKey) -> int | None:
         """The offset to commit for ``tp`` (next to consume), or None if nothing new."""
         state = self._partitions.get(tp)
-        if state is None or state.next_offset is None:
-            return None
-        if state.pending:
-            return next(iter(state.pending))
-        return state.next_offset
+        return None if state is None else state.safe
 
     def to_commit(self, tps: list[TopicPartitionKey] | None = None) -> dict[TopicPartitionKey, int]:
         """Committable offsets of ``tps`` (default: all) not committed already."""
@@ -81,12 +96,12 @@ class OffsetTracker:
         crash now would replay (an upper bound where offsets have gaps)."""
         total = 0
         for tp, state in self._partitions.items():
-            if state.next_offset is not None and state.first_offset is not None:
-                total += state.next_offset - self._committed.get(tp, state.first_offset)
+            if state.produced is not None and state.first is not None:
+                total += state.produced - self._committed.get(tp, state.first)
         return total
 
-    def pending_count(self) -> int:
-        return sum(len(s.pending) for s in self._partitions.values())
+    def pending_batches(self) -> int:
+        return len(self._pending)
 
     def partitions(self) -> list[TopicPartitionKey]:
         return list(self._partitions)

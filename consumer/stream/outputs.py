@@ -2,24 +2,49 @@
 
 Each outcome goes to exactly one topic: a score to the output topic (key = input key),
 a dead letter to the dead-letter topic (original key, value, headers and timestamp plus
-the ``dlq.*`` headers). An input offset becomes committable only once its output is
+the ``dlq.*`` headers). A batch's offsets become committable once every output of it is
 acknowledged (acks=all); a delivery that fails after librdkafka's retries is fatal.
+
+Acknowledgements are counted per batch: one small callback object per batch, and the
+metrics of a batch (decisions, scores, latencies) recorded once, when its last output is
+acknowledged, rather than per record.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
+import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Producer
 
+from consumer.kafka.messages import MessageBatch
 from consumer.ops.metrics import ScorerMetrics
-from consumer.scoring.deadletter import DeadLetter
-from consumer.scoring.pipeline import Outcome
-from consumer.scoring.records import ScoredRecord
-from consumer.stream.offsets import OffsetTracker, TopicPartitionKey
+from consumer.scoring.pipeline import PipelineResult
+from consumer.scoring.schemas import DECISIONS
+from consumer.stream.offsets import OffsetTracker, PendingBatch, TopicPartitionKey
+
+
+class _BatchAck:
+    """The delivery callback of every output of one batch."""
+
+    __slots__ = ("pending", "result", "writer")
+
+    def __init__(self, writer: OutputWriter, result: PipelineResult) -> None:
+        self.writer = writer
+        self.result = result
+        self.pending: PendingBatch | None = None
+
+    def delivered(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self.writer.delivery_failed(err, msg)
+            return  # never complete: nothing from this batch on is committed
+        pending = self.pending
+        if pending is not None:
+            pending.remaining -= 1
+            if pending.remaining == 0:
+                self.writer.batch_acknowledged(self)
 
 
 class OutputWriter:
@@ -33,6 +58,7 @@ class OutputWriter:
         *,
         fail: Callable[[str], None],
         stopping: Callable[[], bool],
+        on_acknowledged: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._producer = producer
@@ -42,73 +68,104 @@ class OutputWriter:
         self._metrics = metrics
         self._fail = fail  # records why the service must stop
         self._stopping = stopping  # true once stop() was asked or a failure was recorded
+        self._on_acknowledged = on_acknowledged
         self._clock = clock
 
-    def produce(self, outcome: Outcome) -> bool:
-        """Hand one outcome to the producer; False if stopping left it unproduced."""
-        src = outcome.source
-        tp = (src.topic, src.partition)
-        on_delivery = partial(self._delivered, tp, src.offset, outcome)
+    def produce(self, result: PipelineResult) -> bool:
+        """Hand a batch's outcomes to the producer; False if stopping left some unproduced
+        (their batch then never completes, so none of its offsets is committed)."""
+        batch = result.batch
+        n = len(batch)
+        if n == 0:
+            return True
+        ack = _BatchAck(self, result)
+        ack.pending = self._offsets.produced(_spans(batch), n)
+        self._metrics.in_flight.inc(n)
+        on_delivery = ack.delivered
+        keys = batch.keys if isinstance(batch, MessageBatch) else None
+        topic = self._output_topic
+        for j, value in enumerate(result.values):
+            i = int(result.rows[j])
+            key = keys[i] if keys is not None else batch.record(i).key
+            if not self._send(topic, value, key, None, 0, on_delivery):
+                return False
+        for d in result.dead_letters:
+            src = d.source
+            if not self._send(
+                self._dlq_topic, src.value, src.key, d.headers(), src.timestamp_ms or 0, on_delivery
+            ):
+                return False
+        return True
+
+    def _send(
+        self,
+        topic: str,
+        value: bytes | None,
+        key: bytes | None,
+        headers: Any,
+        timestamp: int,
+        on_delivery: Callable[[KafkaError | None, Any], None],
+    ) -> bool:
         while True:
             try:
-                if isinstance(outcome, ScoredRecord):
-                    self._producer.produce(
-                        self._output_topic,
-                        key=src.key,
-                        value=outcome.value,
-                        on_delivery=on_delivery,
-                    )
+                if headers is None:
+                    self._producer.produce(topic, value, key, on_delivery=on_delivery)
                 else:
                     self._producer.produce(
-                        self._dlq_topic,
-                        key=src.key,
-                        value=src.value,
-                        headers=outcome.headers(),
-                        timestamp=src.timestamp_ms or 0,
+                        topic,
+                        value,
+                        key,
+                        headers=headers,
+                        timestamp=timestamp,
                         on_delivery=on_delivery,
                     )
+                return True
             except BufferError:
                 # The producer queue is full: serve delivery reports until there is room.
                 self._metrics.produce_errors.labels(kind="queue_full").inc()
                 self._producer.poll(0.1)
                 if self._stopping():
                     return False
-                continue
             except KafkaException as exc:
                 # Refused before it was sent (too large, unknown topic, fatal producer
                 # state): retrying the same call cannot succeed, so stop without it.
                 self._metrics.produce_errors.labels(kind="rejected").inc()
-                self._fail(f"produce for {src.position} refused: {exc.args[0].str()}")
+                self._fail(f"produce to {topic} refused: {exc.args[0].str()}")
                 return False
-            self._offsets.produced(tp, src.offset)
-            self._metrics.in_flight.inc()
-            return True
 
-    def _delivered(
-        self,
-        tp: TopicPartitionKey,
-        offset: int,
-        outcome: Outcome,
-        err: KafkaError | None,
-        _msg: Any,
-    ) -> None:
-        self._metrics.in_flight.dec()
-        if err is not None:
-            self._metrics.produce_errors.labels(kind="delivery").inc()
-            target = self._output_topic if isinstance(outcome, ScoredRecord) else self._dlq_topic
-            self._fail(f"produce to {target} for {outcome.source.position} failed: {err}")
-            return
-        self._offsets.acknowledged(tp, offset)
+    def delivery_failed(self, err: KafkaError, msg: Any) -> None:
+        self._metrics.produce_errors.labels(kind="delivery").inc()
+        self._fail(f"produce to {msg.topic()} failed after librdkafka's retries: {err}")
+
+    def batch_acknowledged(self, ack: _BatchAck) -> None:
+        result = ack.result
+        if ack.pending is not None:
+            self._offsets.acknowledged(ack.pending)
+        m = self._metrics
+        m.in_flight.dec(len(result.batch))
         now = self._clock()
-        if isinstance(outcome, ScoredRecord):
-            self._metrics.scores.labels(decision=outcome.decision).inc()
-            self._metrics.score.observe(outcome.score)
-            self._metrics.latency.labels(reference="event_time").observe(
-                max(0.0, now - outcome.event_time_ms / 1000)
-            )
-        elif isinstance(outcome, DeadLetter):
-            self._metrics.dead_letters.labels(stage=outcome.stage, reason=outcome.reason).inc()
-        if outcome.source.timestamp_ms:
-            self._metrics.latency.labels(reference="record_timestamp").observe(
-                max(0.0, now - outcome.source.timestamp_ms / 1000)
-            )
+        counts = np.bincount(result.decision, minlength=len(DECISIONS))
+        for decision, count in zip(DECISIONS, counts, strict=True):
+            if count:
+                m.scores.labels(decision=decision).inc(int(count))
+        m.score.observe_many(result.score)
+        m.latency.observe_many(np.maximum(0.0, now - result.event_time / 1000), "event_time")
+        batch = result.batch
+        stamps = batch.timestamps if isinstance(batch, MessageBatch) else None
+        if stamps is not None:
+            stamps = stamps[stamps > 0]
+            m.latency.observe_many(np.maximum(0.0, now - stamps / 1000), "record_timestamp")
+        for d in result.dead_letters:
+            m.dead_letters.labels(stage=d.stage, reason=d.reason).inc()
+        self._on_acknowledged()
+
+
+def _spans(batch: Any) -> dict[TopicPartitionKey, tuple[int, int]]:
+    """Per input partition of a batch: its first offset and its last + 1."""
+    spans: dict[TopicPartitionKey, tuple[int, int]] = {}
+    partitions, offsets, topics = batch.partitions, batch.offsets, batch.topics
+    for p in np.unique(partitions):
+        at = np.flatnonzero(partitions == p)
+        tp = (topics[int(at[0])], int(p))
+        spans[tp] = (int(offsets[at].min()), int(offsets[at].max()) + 1)
+    return spans

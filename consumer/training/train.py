@@ -17,6 +17,7 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 
+from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.errors import ModelError
 from consumer.scoring.features import (
     CATEGORICAL_FEATURES,
@@ -74,7 +75,7 @@ def train(spec: TrainingSpec, out_dir: Path, overwrite: bool = False) -> ModelCa
 
     log.info("generating %d events (seed %d)", spec.rows, spec.seed)
     events = TransactionGenerator(spec.seed, fraud_rate=spec.fraud_rate).take(spec.rows)
-    features = feature_matrix([e.record for e in events])
+    features = feature_matrix(TransactionColumns.from_records([e.record for e in events]))
     labels = np.array([e.is_fraud for e in events], dtype=np.float64)
     patterns = np.array([e.fraud_pattern or "" for e in events])
     fit_end, valid_end = int(spec.rows * 0.7), int(spec.rows * 0.8)

@@ -77,7 +77,7 @@ def test_scores_every_valid_row_and_dead_letters_the_rest(
             for i, r in enumerate(inputs)
         ]
     )
-    assert [(s.record["transaction_id"], s.score, s.decision) for s in expected.scored] == [
+    assert [(s["transaction_id"], s["score"], s["decision"]) for s in expected.score_records()] == [
         (s["transaction_id"], s["score"], s["decision"]) for s in scores
     ]
     assert {(d.source.offset, d.reason) for d in expected.dead_letters} == {

@@ -8,6 +8,7 @@ import pytest
 from consumer.devtools.faults import KINDS, malformed_value
 from consumer.scoring.codec import DECISIONS, PlainAvroCodec
 from consumer.scoring.errors import DecodeError
+from consumer.scoring.validation import validate
 from consumer.training.generator import LabelledTransaction
 
 
@@ -51,7 +52,7 @@ def test_score_round_trips(codec: PlainAvroCodec) -> None:
         (None, "tombstone"),
         (b"", "empty_value"),
         (b"\x06ab", "truncated"),
-        (b"\x7fxx", "truncated"),  # negative string length
+        (b"\x7fxx", "malformed"),  # negative string length
     ],
 )
 def test_bad_bytes_raise_decode_error_with_reason(
@@ -84,28 +85,21 @@ def test_registry_framing_without_registry_is_named(
 def test_every_fault_kind_fails_decode_or_validation(
     codec: PlainAvroCodec, events: list[LabelledTransaction]
 ) -> None:
-    from consumer.scoring.errors import RecordError
-    from consumer.scoring.validation import validate_transaction
-
     rng = random.Random(3)
-    for e in events[:50]:
-        for kind in KINDS:
-            with pytest.raises(RecordError):
-                validate_transaction(codec.decode_transaction(malformed_value(kind, e.record, rng)))
+    values = [malformed_value(kind, e.record, rng) for e in events[:50] for kind in KINDS]
+    decoded = codec.decode_batch(values)
+    invalid = {decoded.rows[i] for i, _ in validate(decoded.columns)}
+    failed = {i for i, _ in decoded.failures} | invalid
+    assert failed == set(range(len(values)))
 
 
 def test_random_bytes_never_crash_the_decoder(codec: PlainAvroCodec) -> None:
-    from consumer.scoring.errors import RecordError
-    from consumer.scoring.validation import validate_transaction
-
     rng = random.Random(11)
-    for _ in range(5000):
-        blob = rng.randbytes(rng.randint(0, 120))
-        try:
-            validate_transaction(codec.decode_transaction(blob))
-        except RecordError:
-            continue
-        pytest.fail("random bytes were accepted as a valid Transaction")
+    values: list[bytes | None] = [rng.randbytes(rng.randint(0, 120)) for _ in range(5000)]
+    decoded = codec.decode_batch(values)
+    assert len(decoded.failures) + len(decoded.rows) == len(values)
+    invalid = validate(decoded.columns)
+    assert len(invalid) == len(decoded.rows), "random bytes were accepted as a valid Transaction"
 
 
 def test_decode_errors_do_not_echo_payload(codec: PlainAvroCodec) -> None:

@@ -5,15 +5,19 @@ from typing import Any
 
 import numpy as np
 
+from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.features import (
     CATEGORICAL_FEATURES,
     FEATURE_NAMES,
     FEATURE_SET_VERSION,
-    build_matrix,
     feature_matrix,
-    feature_row,
 )
 from consumer.training.generator import LabelledTransaction
+from tests.oracle import per_row
+
+
+def feature_row(tx: dict[str, Any]) -> tuple[float, ...]:
+    return tuple(feature_matrix(TransactionColumns.from_records([tx]))[0])
 
 
 def _tx(events: list[LabelledTransaction], **changes: Any) -> dict[str, Any]:
@@ -21,7 +25,7 @@ def _tx(events: list[LabelledTransaction], **changes: Any) -> dict[str, Any]:
 
 
 def test_matrix_shape_and_order(events: list[LabelledTransaction]) -> None:
-    X = feature_matrix([e.record for e in events[:10]])
+    X = feature_matrix(TransactionColumns.from_records([e.record for e in events[:10]]))
     assert X.shape == (10, len(FEATURE_NAMES))
     assert X.dtype == np.float64
     assert set(CATEGORICAL_FEATURES) <= set(FEATURE_NAMES)
@@ -29,7 +33,28 @@ def test_matrix_shape_and_order(events: list[LabelledTransaction]) -> None:
 
 
 def test_empty_batch_gives_empty_matrix() -> None:
-    assert build_matrix([]).shape == (0, len(FEATURE_NAMES))
+    assert feature_matrix(TransactionColumns.from_records([])).shape == (0, len(FEATURE_NAMES))
+
+
+def test_columns_equal_the_per_row_oracle_bit_for_bit(events: list[LabelledTransaction]) -> None:
+    """Every fixture event, plus edge values: the vectorized features are the old per-row
+    ones to the last bit (NaN where NaN), so the shipped model scores as it did."""
+    records = [e.record for e in events]
+    base = events[0].record
+    records += [
+        {**base, "amount_minor": 0},
+        {**base, "amount_minor": 10**15, "currency": "JPY"},
+        {**base, "amount_minor": 1, "currency": "BHD"},
+        {**base, "currency": "ISK"},
+        {**base, "card_country": "ZZ"},
+        {**base, "ip_country": None, "device_id": None, "ip_address": None},
+        {**base, "event_time": 946_684_800_000},
+        {**base, "event_time": 4_102_444_799_999, "card_country": "IN"},
+        {**base, "merchant_category_code": "0000"},
+    ]
+    got = feature_matrix(TransactionColumns.from_records(records))
+    want = per_row.feature_matrix(records)
+    assert got.tobytes() == want.tobytes()
 
 
 def test_amount_uses_the_currency_exponent(events: list[LabelledTransaction]) -> None:

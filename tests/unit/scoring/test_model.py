@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from consumer.scoring.errors import ModelError
-from consumer.scoring.features import FEATURE_NAMES, feature_matrix
+from consumer.scoring.features import FEATURE_NAMES
 from consumer.scoring.model import FraudModel, load_model, resolve_card_path
 from consumer.training.generator import LabelledTransaction
 from tests.conftest import MODELS
+from tests.tools import features_of
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_shipped_model_loads_with_its_card(model: FraudModel) -> None:
 def test_scores_are_probabilities_and_rank_fraud_higher(
     model: FraudModel, events: list[LabelledTransaction]
 ) -> None:
-    scores = model.predict(feature_matrix([e.record for e in events]))
+    scores = model.predict(features_of([e.record for e in events]))
     assert np.all((scores >= 0) & (scores <= 1))
     fraud = np.array([e.is_fraud for e in events])
     assert scores[fraud].mean() > 5 * scores[~fraud].mean()
@@ -53,12 +54,12 @@ def test_reason_codes_name_features_that_raised_the_score(
     model: FraudModel, events: list[LabelledTransaction]
 ) -> None:
     fraud = [e.record for e in events if e.is_fraud][:5]
-    codes = model.reason_codes(feature_matrix(fraud), top=3)
+    codes = model.reason_codes(features_of(fraud), top=3)
     assert len(codes) == 5
     for row in codes:
         assert 1 <= len(row) <= 3
         assert set(row) <= set(FEATURE_NAMES)
-    assert model.reason_codes(feature_matrix(fraud), top=0) == [[]] * 5
+    assert model.reason_codes(features_of(fraud), top=0) == [[]] * 5
 
 
 def test_directory_resolves_to_the_newest_version(model_dir: Path) -> None:

@@ -9,11 +9,11 @@ import pytest
 from consumer.devtools.faults import KINDS, malformed_value
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.deadletter import DeadLetter
-from consumer.scoring.features import feature_matrix
 from consumer.scoring.model import FraudModel
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord, ScoredRecord
 from consumer.training.generator import LabelledTransaction
+from tests.tools import features_of
 
 
 def _raw(value: bytes | None, offset: int, key: bytes | None = b"k", **kw: Any) -> RawRecord:
@@ -57,7 +57,7 @@ def test_scores_match_the_model_and_carry_lineage(
     result = pipeline.process(
         [_raw(codec.encode_transaction(t), 10 + i) for i, t in enumerate(txs)]
     )
-    expected = model.predict(feature_matrix(txs))
+    expected = model.predict(features_of(txs))
     for i, scored in enumerate(result.scored):
         out = codec.decode_score(scored.value)
         assert out["score"] == expected[i]  # bit for bit: one code path

@@ -5,9 +5,18 @@ from typing import Any
 
 import pytest
 
+from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.errors import ValidationError
-from consumer.scoring.validation import looks_like_pan, validate_transaction
+from consumer.scoring.validation import looks_like_pan, validate
 from consumer.training.generator import LabelledTransaction
+from tests.oracle import per_row
+
+
+def validate_transaction(tx: dict[str, Any]) -> None:
+    """The columnar rules on one record: raise its first broken rule."""
+    failures = validate(TransactionColumns.from_records([tx]))
+    if failures:
+        raise failures[0][1]
 
 
 @pytest.fixture
@@ -16,8 +25,45 @@ def tx(events: list[LabelledTransaction]) -> dict[str, Any]:
 
 
 def test_generated_traffic_is_valid(events: list[LabelledTransaction]) -> None:
-    for e in events:
-        validate_transaction(e.record)
+    assert validate(TransactionColumns.from_records([e.record for e in events])) == []
+
+
+def test_a_batch_gives_each_row_its_first_broken_rule_as_the_oracle_does(
+    events: list[LabelledTransaction],
+) -> None:
+    """Records breaking one, two or three rules at once, validated together: each gets
+    the same reason and message as the per-row oracle gives it alone."""
+    breakers: list[dict[str, Any]] = [
+        {"transaction_id": ""},
+        {"card_id": "4111111111111111"},
+        {"amount_minor": -5},
+        {"currency": "XYZ"},
+        {"merchant_category_code": "12"},
+        {"merchant_country": "usa"},
+        {"ip_country": "x"},
+        {"event_time": 5},
+        {"device_id": "\x07"},
+        {"ip_address": "1.2.3"},
+        {"latitude": 1.0, "longitude": None},
+        {"account_id": "é" * 129},
+        {"merchant_id": "\u2028"},
+    ]
+    rng = __import__("random").Random(4)
+    records = []
+    for i, e in enumerate(events[:600]):
+        changes: dict[str, Any] = {}
+        for b in rng.sample(breakers, i % 4):
+            changes |= b
+        records.append({**e.record, **changes})
+    failures = dict(validate(TransactionColumns.from_records(records)))
+    for i, record in enumerate(records):
+        try:
+            per_row.validate_transaction(record)
+        except ValidationError as want:
+            got = failures.get(i)
+            assert got is not None and (got.reason, got.message) == (want.reason, want.message)
+        else:
+            assert i not in failures
 
 
 @pytest.mark.parametrize(
