@@ -23,6 +23,16 @@ from libc.stdint cimport int8_t, int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define TREESHAP_PREFETCH(p) __builtin_prefetch((const void*)(p))
+    #else
+    #define TREESHAP_PREFETCH(p) ((void)0)
+    #endif
+    """
+    void TREESHAP_PREFETCH(const void* p) noexcept nogil
+
 
 cdef double ZERO_THRESHOLD = 1e-35  # LightGBM's kZeroThreshold
 cdef enum:  # LightGBM's missing-value types, as attribution.py numbers them
@@ -113,6 +123,56 @@ cdef inline bint goes_left(
     return f <= threshold
 
 
+cdef void tree_masks(
+    Py_ssize_t t, Py_ssize_t n, const double[:, ::1] X, int64_t[:, ::1] m, int64_t* nm,
+    const int32_t[::1] tree_first_node, const int32_t[::1] tree_first_path,
+    const int32_t[::1] node_feature, const uint8_t[::1] node_kind,
+    const double[::1] node_threshold, const uint8_t[::1] node_missing,
+    const uint8_t[::1] node_default_left, const int32_t[::1] node_cat_start,
+    const int32_t[::1] node_cat_words, const uint32_t* bits,
+    const int32_t[::1] node_left, const int32_t[::1] node_right, const uint8_t[::1] node_slot,
+) noexcept nogil:
+    """Every row's agreement mask at every leaf of tree t, into m[row, leaf - first leaf]:
+    one pass over the splits in preorder carries a node's mask to its children, clearing
+    the slot's bit on the side the row does not take."""
+    cdef int32_t n0 = tree_first_node[t], p0 = tree_first_path[t], child
+    cdef Py_ssize_t r, nd
+    cdef const double* x
+    cdef int64_t* mr
+    cdef int64_t mk, slot_bit
+    cdef bint gl
+    for r in range(n):
+        x = &X[r, 0]
+        mr = &m[r, 0]
+        if tree_first_node[t + 1] == n0:  # a one-leaf tree
+            mr[0] = 0
+            continue
+        nm[0] = -1  # every slot agrees until a split says otherwise
+        for nd in range(n0, tree_first_node[t + 1]):
+            gl = goes_left(
+                x[node_feature[nd]], node_kind[nd], node_threshold[nd], node_missing[nd],
+                node_default_left[nd], bits, node_cat_start[nd], node_cat_words[nd],
+            )
+            mk = nm[nd - n0]
+            slot_bit = (<int64_t>1) << node_slot[nd]
+            child = node_left[nd]
+            if child >= 0:
+                nm[child - n0] = mk & ~(slot_bit * (1 - gl))
+            else:
+                mr[~child - p0] = mk & ~(slot_bit * (1 - gl))
+            child = node_right[nd]
+            if child >= 0:
+                nm[child - n0] = mk & ~(slot_bit * gl)
+            else:
+                mr[~child - p0] = mk & ~(slot_bit * gl)
+
+
+cdef inline const double* table_row(
+    const double* table, const int64_t[::1] table_start, Py_ssize_t p, int d, int64_t mask,
+) noexcept nogil:
+    return &table[table_start[p] + (mask & (((<int64_t>1) << d) - 1)) * d]
+
+
 def contributions(
     const double[:, ::1] X,
     const int32_t[::1] tree_first_node,  # split nodes of tree t: [first[t], first[t + 1])
@@ -139,68 +199,57 @@ def contributions(
 ):
     """SHAP contributions (without the bias) of each row of X: an (n, n_features) array.
 
-    Tree by tree: one pass over the splits in preorder carries each row's agreement mask
-    from a node to its children (a slot's bit is cleared where the row goes the other
-    way), so every leaf gets its mask in two operations per split; then each leaf's table
-    row for that mask, leaf by leaf for all rows, so a tree's tables are read from cache
-    by every row of the batch."""
-    cdef Py_ssize_t n = X.shape[0], r, t, p, j, nd, n_trees = tree_first_path.shape[0] - 1
+    Tree by tree, all rows of the batch together: the leaves' agreement masks, then each
+    leaf's table row for its mask. The table rows a tree needs are scattered and mostly
+    in memory, not cache; they are asked for (prefetched) one tree ahead, while the next
+    tree's masks are computed, so the fetches overlap with work instead of stalling it."""
+    cdef Py_ssize_t n = X.shape[0], r, t, p, j, n_trees = tree_first_path.shape[0] - 1
     out = np.zeros((n, n_features), np.float64)
     cdef double[:, ::1] phi = out
     cdef int32_t most_leaves = 1, most_nodes = 1
     for t in range(n_trees):
         most_leaves = max(most_leaves, tree_first_path[t + 1] - tree_first_path[t])
         most_nodes = max(most_nodes, tree_first_node[t + 1] - tree_first_node[t])
-    masks = np.zeros((max(n, 1), most_leaves), np.int64)
-    cdef int64_t[:, ::1] m = masks
+    buffers = [np.zeros((max(n, 1), most_leaves), np.int64) for _ in range(2)]
+    cdef int64_t[:, ::1] cur = buffers[0]
+    cdef int64_t[:, ::1] nxt = buffers[1]
+    cdef int64_t[:, ::1] swap
     node_masks = np.zeros(most_nodes, np.int64)
     cdef int64_t[::1] nm_v = node_masks
     cdef int64_t* nm = &nm_v[0]
-    cdef const double* x
-    cdef double* pr
-    cdef const double* row
     cdef const uint32_t* bits = &cat_bits[0]
+    cdef const double* tab = &table[0]
     cdef const int32_t* sf
-    cdef int64_t* mr
+    cdef const double* row
+    cdef double* pr
     cdef int d
-    cdef int32_t n0, p0, child
-    cdef int64_t mk, slot_bit
-    cdef bint gl
+    cdef int32_t p0
+    if n == 0 or n_trees == 0:
+        return out
     with nogil:
+        tree_masks(0, n, X, cur, nm, tree_first_node, tree_first_path, node_feature,
+                   node_kind, node_threshold, node_missing, node_default_left, node_cat_start,
+                   node_cat_words, bits, node_left, node_right, node_slot)
         for t in range(n_trees):
-            n0 = tree_first_node[t]
+            if t + 1 < n_trees:
+                tree_masks(t + 1, n, X, nxt, nm, tree_first_node, tree_first_path,
+                           node_feature, node_kind, node_threshold, node_missing,
+                           node_default_left, node_cat_start, node_cat_words, bits,
+                           node_left, node_right, node_slot)
+                p0 = tree_first_path[t + 1]
+                for p in range(p0, tree_first_path[t + 2]):
+                    for r in range(n):
+                        TREESHAP_PREFETCH(table_row(tab, table_start, p, path_dims[p], nxt[r, p - p0]))
             p0 = tree_first_path[t]
-            for r in range(n):
-                x = &X[r, 0]
-                mr = &m[r, 0]
-                if tree_first_node[t + 1] == n0:  # a one-leaf tree
-                    mr[0] = 0
-                    continue
-                nm[0] = -1  # every slot agrees until a split says otherwise
-                for nd in range(n0, tree_first_node[t + 1]):
-                    gl = goes_left(
-                        x[node_feature[nd]], node_kind[nd], node_threshold[nd],
-                        node_missing[nd], node_default_left[nd], bits,
-                        node_cat_start[nd], node_cat_words[nd],
-                    )
-                    mk = nm[nd - n0]
-                    slot_bit = (<int64_t>1) << node_slot[nd]
-                    child = node_left[nd]
-                    if child >= 0:
-                        nm[child - n0] = mk & ~(slot_bit * (1 - gl))
-                    else:
-                        mr[~child - p0] = mk & ~(slot_bit * (1 - gl))
-                    child = node_right[nd]
-                    if child >= 0:
-                        nm[child - n0] = mk & ~(slot_bit * gl)
-                    else:
-                        mr[~child - p0] = mk & ~(slot_bit * gl)
             for p in range(p0, tree_first_path[t + 1]):
                 d = path_dims[p]
                 sf = &slot_feature[slot_start[p]]
                 for r in range(n):
-                    row = &table[table_start[p] + (m[r, p - p0] & (((<int64_t>1) << d) - 1)) * d]
+                    row = table_row(tab, table_start, p, d, cur[r, p - p0])
                     pr = &phi[r, 0]
                     for j in range(d):
                         pr[sf[j]] += row[j]
+            swap = cur
+            cur = nxt
+            nxt = swap
     return out

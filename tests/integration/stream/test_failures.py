@@ -179,10 +179,12 @@ def test_failed_deliveries_stop_the_scorer_and_nothing_after_them_is_committed(
     bootstrap: str, topics: Callable[[int], tuple[str, str, str]], tmp_path: Path
 ) -> None:
     # A 1 ms delivery timeout with one message per request and one request in flight
-    # makes librdkafka fail the deliveries queued behind the first: the asynchronous
-    # delivery-report path, with the real broker acknowledging the rest.
+    # makes librdkafka fail the deliveries queued behind the first once its timeout scan
+    # (about once a second) runs: the asynchronous delivery-report path, with the real
+    # broker acknowledging the rest. A window as large as the input keeps a second's
+    # worth of outputs queued.
     inp, out, dlq = topics(2)
-    sent = produce(bootstrap, inp, make_values(3000, malformed_every=20))
+    sent = produce(bootstrap, inp, make_values(10_000, malformed_every=20))
     group = new_group()
     scorer = Scorer(
         bootstrap,
@@ -199,6 +201,8 @@ def test_failed_deliveries_stop_the_scorer_and_nothing_after_them_is_committed(
         "batch.num.messages=1",
         "--producer-config",
         "max.in.flight.requests.per.connection=1",
+        "--max-in-flight",
+        "100000",
     )
     assert scorer.wait() != 0, scorer.output()
     assert "failed" in scorer.output()
