@@ -4,85 +4,26 @@ from __future__ import annotations
 
 import html
 import time
-from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
+from consumer.batch.run_report import Timeline, run_sections
+from consumer.batch.stats import BINS, DECISIONS, BatchStats, pct
 from consumer.scoring.deadletter import DeadLetter
-from consumer.scoring.pipeline import PipelineResult
-
-BINS = np.linspace(0.0, 1.0, 21)  # score histogram: 20 bins of 0.05
-DECISIONS = ("APPROVE", "REVIEW", "DECLINE")
 
 
-@dataclass
-class BatchStats:
-    rows_read: int = 0
-    scored: int = 0
-    dead: Counter[tuple[str, str]] = field(default_factory=Counter)
-    decisions: Counter[str] = field(default_factory=Counter)
-    histogram: np.ndarray = field(default_factory=lambda: np.zeros(len(BINS) - 1, dtype=np.int64))
-    score_sum: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-    finished: float | None = None
-
-    def add(self, result: PipelineResult, dead: list[DeadLetter]) -> None:
-        self.rows_read += len(result.rows) + len(dead)
-        self.scored += len(result.rows)
-        for d in dead:
-            self.dead[(d.stage, d.reason)] += 1
-        if len(result.rows):
-            self.histogram += np.histogram(result.score, BINS)[0]
-            self.score_sum += float(result.score.sum())
-            counts = np.bincount(result.decision, minlength=len(DECISIONS))
-            self.decisions.update({d: int(n) for d, n in zip(DECISIONS, counts, strict=True)})
-
-    @property
-    def seconds(self) -> float:
-        return (self.finished or time.monotonic()) - self.started
-
-    @property
-    def dead_total(self) -> int:
-        return sum(self.dead.values())
-
-    def summary(self) -> str:
-        rate = self.rows_read / self.seconds if self.seconds > 0 else 0.0
-        flagged = self.decisions["REVIEW"] + self.decisions["DECLINE"]
-        lines = [
-            f"rows read        {self.rows_read:>12,}  in {self.seconds:.1f}s ({rate:,.0f} rows/s)",
-            f"scored           {self.scored:>12,}",
-            f"dead-lettered    {self.dead_total:>12,}",
-        ]
-        lines += [f"  {s}/{r:<30}{n:>10,}" for (s, r), n in self.dead.most_common()]
-        lines.append(
-            "decisions        "
-            + "  ".join(
-                f"{d} {self.decisions[d]:,} ({_pct(self.decisions[d], self.scored)})"
-                for d in DECISIONS
-            )
-        )
-        lines.append(
-            f"fraud rate       {_pct(flagged, self.scored)} flagged (REVIEW or DECLINE), "
-            f"{_pct(self.decisions['DECLINE'], self.scored)} declined; "
-            f"mean score {self.score_sum / self.scored if self.scored else 0:.4f}"
-        )
-        lines.append("score histogram  (share of scored rows per 0.05 bin)")
-        peak = max(int(self.histogram.max()), 1)
-        for lo, n in zip(BINS[:-1], self.histogram, strict=True):
-            bar = "#" * round(40 * n / peak) if n else ""
-            lines.append(f"  {lo:4.2f}-{lo + 0.05:4.2f} {_pct(int(n), self.scored):>7} {bar}")
-        return "\n".join(lines)
-
-
-def _pct(n: int, d: int) -> str:
-    return f"{100 * n / d:.2f}%" if d else "-"
-
-
-def write_html(stats: BatchStats, path: Path, title: str) -> None:
-    """A self-contained page: score distribution (log scale) and decision mix as SVG."""
+def write_html(
+    stats: BatchStats,
+    path: Path,
+    title: str,
+    shards: dict[int, dict[str, Any]] | None = None,
+    timeline: Timeline | None = None,
+) -> None:
+    """A self-contained page: score distribution (log scale) and decision mix as SVG;
+    for a sharded run also rows/s over the run and a table of the shards."""
     w, h, pad = 640, 260, 40
     bar_w = (w - 2 * pad) / len(stats.histogram)
     top = np.log10(max(int(stats.histogram.max()), 1) + 1)
@@ -112,13 +53,15 @@ def write_html(stats: BatchStats, path: Path, title: str) -> None:
         x += width
     legend = " ".join(
         f'<span style="color:{colors[d]}">&#9632; {d} {stats.decisions[d]:,} '
-        f"({_pct(stats.decisions[d], stats.scored)})</span>"
+        f"({pct(stats.decisions[d], stats.scored)})</span>"
         for d in DECISIONS
     )
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}
-pre{{background:#f4f4f4;padding:1em}}</style></head>
+pre{{background:#f4f4f4;padding:1em}}
+table.shards{{border-collapse:collapse}}
+.shards td,.shards th{{padding:2px 8px;text-align:right}}</style></head>
 <body><h1>{html.escape(title)}</h1>
 <h2>Score distribution</h2><p>Scored rows per 0.05 score bin (log scale).</p>
 <svg width="{w}" height="{h}" role="img" aria-label="score histogram">{"".join(bars)}{ticks}</svg>
@@ -126,6 +69,7 @@ pre{{background:#f4f4f4;padding:1em}}</style></head>
 <svg width="{w}" height="50" role="img" aria-label="decisions">{"".join(mix)}</svg>
 <p>{legend}</p>
 <h2>Summary</h2><pre>{html.escape(stats.summary())}</pre>
+{run_sections(shards, timeline)}
 </body></html>
 """
     path.write_text(page)

@@ -1,0 +1,81 @@
+"""The dataset's ``_manifest.json``: what was scored, with what, and each shard's figures.
+
+While the run goes on it lives in the staging directory and lists the shards done so
+far; ``--resume`` reads it back and refuses to mix runs: the input files (names, sizes,
+modification times), the shard plan, the model (its checksum) and every option that
+changes the output must be the same.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from consumer.batch.inputs import Inputs
+from consumer.batch.shard_scorer import ShardSettings
+from consumer.batch.shards import ShardTask, fingerprint
+from consumer.batch.staging import Staging
+from consumer.scoring.errors import ConfigError
+from consumer.scoring.model import FraudModel
+
+
+def describe_job(
+    v: dict[str, Any],
+    inputs: Inputs,
+    output: Path,
+    dlq: Path,
+    model: FraudModel,
+    settings: ShardSettings,
+    plan: list[ShardTask],
+) -> dict[str, Any]:
+    """Everything that decides the dataset's content (and so must match on resume)."""
+    return {
+        "input": inputs.spec,
+        "input_format": inputs.format,
+        "input_root": str(inputs.root.resolve()) if inputs.root is not None else None,
+        "input_files": len(inputs.files),
+        "output": str(output.resolve()),
+        "dead_letters": str(dlq.resolve()),
+        "model": {
+            "name": model.name,
+            "version": model.version,
+            "sha256": model.card.model_sha256,
+            "card": settings.model_path,
+        },
+        "reason_codes": settings.reason_codes,
+        "as_of": settings.as_of,
+        "chunk_size": settings.chunk_size,
+        "shard_rows": v["shard_rows"],
+        "compression": settings.compression,
+        "plan": fingerprint(plan),
+        "shards": len(plan),
+    }
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+def resumable_shards(
+    staging: Staging, job: dict[str, Any], resume: bool
+) -> tuple[dict[str, dict[str, Any]], str]:
+    """The shards a failed run finished (by index, as text) and when it started; none
+    and now for a fresh run. Refuses a resume over other input, model or options."""
+    if not staging.exists():
+        return {}, now_iso()
+    if not resume:
+        raise ConfigError(
+            f"{staging.scores} holds the finished shards of a failed run: add --resume to "
+            f"finish it, or remove it and {staging.errors}"
+        )
+    previous = staging.read_manifest()
+    if previous is None:
+        return {}, now_iso()
+    differs = sorted(k for k in job if previous["job"].get(k) != job[k])
+    if differs:
+        raise ConfigError(
+            f"cannot resume {staging.scores}: the failed run had another {', '.join(differs)}"
+        )
+    done: dict[str, dict[str, Any]] = previous["shards"]
+    return done, str(previous["started"])

@@ -1,0 +1,220 @@
+"""The shard function: read a shard, score it, write its part files, commit them.
+
+Every engine runs this same code: the local engine in each spawned worker process, the
+Ray engine in each Ray Data actor (the model is loaded once, in ``__init__``). Parquet
+goes through the scoring core's columnar path (Arrow -> TransactionColumns ->
+``ScoringPipeline.score`` -> Arrow), Avro through the strict decoder
+(``ScoringPipeline.process``) as in the stream. The part files are written under the
+shard attempt's own directory and moved into the dataset's staging directory only when
+the whole shard is done (``Staging.commit_task``), so a failed attempt leaves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from consumer.batch.arrow_columns import to_columns
+from consumer.batch.arrow_tables import (
+    ERROR_SCHEMA,
+    SCORE_SCHEMA,
+    error_table,
+    rows_as_json,
+    score_table,
+)
+from consumer.batch.avro_files import AvroFileSource
+from consumer.batch.chunks import BatchError
+from consumer.batch.parquet_source import ParquetChunk, parquet_chunks
+from consumer.batch.part_writer import PartWriter
+from consumer.batch.shards import ShardTask
+from consumer.batch.staging import Staging
+from consumer.batch.stats import BatchStats
+from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.model import FraudModel, load_model
+from consumer.scoring.pipeline import ScoringPipeline
+
+Progress = Callable[[int], None]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass
+class ScoredChunk:
+    """One chunk's outcome: its FraudScores as a table, its dead letters as rows."""
+
+    scores: pa.Table
+    dead: list[dict[str, Any]]
+    score: npt.NDArray[np.float64]
+    decision: npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    """What every shard of a run is scored with (picklable: sent to each worker once)."""
+
+    model_path: str
+    model_sha256: str  # what the driver loaded: a model replaced mid-run is refused
+    chunk_size: int
+    reason_codes: int
+    as_of: str | int  # "event_time" or fixed epoch ms
+    scores_staging: str
+    errors_staging: str
+    compression: str
+
+
+class ShardScorer:
+    """Loads the model once (one LightGBM thread) and runs shards with it."""
+
+    def __init__(self, settings: ShardSettings, model: FraudModel | None = None) -> None:
+        self.settings = settings
+        self.model = model or load_model(Path(settings.model_path), threads=1)
+        if self.model.card.model_sha256 != settings.model_sha256:
+            raise BatchError(f"the model at {settings.model_path} changed during the run")
+        self.pipeline = ScoringPipeline(
+            PlainAvroCodec(),
+            self.model,
+            reason_codes=settings.reason_codes,
+            scored_at=settings.as_of,
+            encode=False,
+        )
+        self._names = list(self.model.card.feature_names)
+        self._staging = Staging(Path(settings.scores_staging), Path(settings.errors_staging))
+
+    def run(
+        self, task: ShardTask, attempt: int, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Score ``task``; returns its report (JSON-able). Raises on a failure of the shard."""
+        started = time.time()
+        stats = BatchStats()
+        scores_dir, errors_dir = self._staging.attempt_dirs(task.index, attempt)
+        name = f"part-{task.index:05d}.parquet"
+        compression = self.settings.compression
+        with (
+            PartWriter(scores_dir / name, SCORE_SCHEMA, compression) as scores,
+            PartWriter(errors_dir / name, ERROR_SCHEMA, compression) as errors,
+        ):
+            for chunk in self._chunks(task):
+                scores.write(chunk.scores)
+                if chunk.dead:
+                    errors.write(error_table(chunk.dead))
+                stats.add_scores(
+                    chunk.score, chunk.decision, ((d["stage"], d["reason"]) for d in chunk.dead)
+                )
+                if progress is not None:
+                    progress(chunk.scores.num_rows + len(chunk.dead))
+            scores.ensure()  # every shard has a scores part, even an empty one
+        parts = self._staging.commit_task(task.index, attempt)
+        return {
+            "shard": task.index,
+            "id": task.id,
+            "task": task.to_dict(),
+            **stats.to_dict(),
+            "attempt": attempt,
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "started": started,
+            "seconds": time.time() - started,
+            "parts": parts,
+        }
+
+    def _chunks(self, task: ShardTask) -> Iterator[ScoredChunk]:
+        if task.format == "parquet":
+            for chunk in parquet_chunks(task, self.settings.chunk_size):
+                yield self._score_arrow(task, chunk)
+        else:
+            yield from self._score_avro(task)
+
+    def _scored_at(self, event_time: IntArray) -> IntArray:
+        if self.settings.as_of == "event_time":
+            return event_time
+        return np.full(len(event_time), int(self.settings.as_of), np.int64)
+
+    def _score_arrow(self, task: ShardTask, chunk: ParquetChunk) -> ScoredChunk:
+        rows = to_columns(chunk.batch)
+        s = self.pipeline.score(rows.columns)
+        scored = rows.rows[s.rows]  # batch positions of the scored rows
+        event_time = rows.columns.event_time[s.rows]
+        table = score_table(
+            transaction_id=pc.take(chunk.batch.column("transaction_id"), pa.array(scored)),
+            score=s.score,
+            decision=s.decision,
+            reasons=s.reasons,
+            reason_names=self._names,
+            model_name=self.model.name,
+            model_version=self.model.version,
+            event_time=event_time,
+            scored_at=self._scored_at(event_time),
+            source=task.name,
+            partition=task.file_index,
+            offset=chunk.first_row + scored,
+        )
+        failures = sorted(
+            rows.failures + [(int(rows.rows[i]), e) for i, e in s.failures], key=lambda f: f[0]
+        )
+        values = rows_as_json(chunk.batch, [i for i, _ in failures])
+        dead = [
+            self._dead(task, chunk.first_row + i, v, e.stage, e.reason, type(e).__name__, e.message)
+            for (i, e), v in zip(failures, values, strict=True)
+        ]
+        return ScoredChunk(table, dead, s.score, s.decision)
+
+    def _score_avro(self, task: ShardTask) -> Iterator[ScoredChunk]:
+        source = AvroFileSource([Path(task.path)])
+        for chunk in source.chunks(self.settings.chunk_size):
+            result = self.pipeline.process(chunk.records)
+            table = score_table(
+                transaction_id=pa.array(result.transaction_id, pa.string()),
+                score=result.score,
+                decision=result.decision,
+                reasons=result.reasons,
+                reason_names=self._names,
+                model_name=self.model.name,
+                model_version=self.model.version,
+                event_time=result.event_time,
+                scored_at=result.scored_at,
+                source=task.name,
+                partition=task.file_index,
+                offset=result.batch.offsets[result.rows],
+            )
+            failed = [
+                (r.offset, r.value, e.stage, e.reason, type(e).__name__, e.message)
+                for r, e in chunk.rejected
+            ] + [
+                (d.source.offset, d.source.value, d.stage, d.reason, d.error_class, d.message)
+                for d in result.dead_letters
+            ]
+            dead = [self._dead(task, *f) for f in sorted(failed, key=lambda f: f[0])]
+            yield ScoredChunk(table, dead, result.score, result.decision)
+
+    def _dead(
+        self,
+        task: ShardTask,
+        offset: int,
+        value: bytes | None,
+        stage: str,
+        reason: str,
+        error_class: str,
+        message: str,
+    ) -> dict[str, Any]:
+        return {
+            "source": task.name,
+            "source_partition": task.file_index,
+            "source_offset": offset,
+            "key": None,
+            "value": value,
+            "timestamp": None,
+            "stage": stage,
+            "reason": reason,
+            "error_class": error_class,
+            "message": message,
+            "model_name": self.model.name,
+            "model_version": self.model.version,
+        }
