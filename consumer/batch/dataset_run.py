@@ -26,7 +26,7 @@ from consumer.batch.inputs import resolve_inputs
 from consumer.batch.manifest import describe_job, resumable_shards
 from consumer.batch.report import write_html, write_textfile
 from consumer.batch.shard_scorer import ShardSettings
-from consumer.batch.shards import ShardTask, plan_shards
+from consumer.batch.shards import ShardTask, fingerprint, plan_shards
 from consumer.batch.staging import SUCCESS, Staging
 from consumer.batch.stats import BatchStats
 from consumer.scoring.errors import ConfigError
@@ -61,6 +61,30 @@ def run_dataset_command(v: dict[str, Any], as_of: str | int, resume: bool) -> in
     if resume and (output / SUCCESS).exists():
         print(f"{output} is complete ({SUCCESS}); nothing to resume")
         return 0
+    try:
+        run, model = _plan_and_run(v, as_of, resume, output, dlq)
+    except BaseException:
+        if v["metrics_textfile"] is not None:  # what a schedule's alert watches
+            write_textfile(BatchStats(), v["metrics_textfile"], success=False)
+        raise
+    stats = run.stats
+    print(stats.summary())
+    print(
+        f"shards           {len(run.shards):>12,}  ({run.resumed} from the resumed run; "
+        f"engine {run.engine}, {run.workers} worker{'s' if run.workers != 1 else ''})"
+    )
+    print(f"scores -> {output}/; dead letters -> {dlq}/")
+    if v["report"] is not None:
+        title = f"Batch scores, model {model.name}-{model.version}"
+        write_html(stats, v["report"], title, run.shards, run.timeline)
+    if v["metrics_textfile"] is not None:
+        write_textfile(stats, v["metrics_textfile"], success=True)
+    return 0
+
+
+def _plan_and_run(
+    v: dict[str, Any], as_of: str | int, resume: bool, output: Path, dlq: Path
+) -> tuple[DatasetRun, FraudModel]:
     for path in (output, dlq):
         if path.exists():
             raise ConfigError(f"output exists: {path} (a dataset is never overwritten)")
@@ -80,27 +104,10 @@ def run_dataset_command(v: dict[str, Any], as_of: str | int, resume: bool) -> in
     )
     plan = plan_shards(inputs, v["shard_rows"])
     job = describe_job(v, inputs, output, dlq, model, settings, plan)
-    try:
-        run = _run(v, plan, job, staging, settings, model, resume)
-    except BaseException:
-        if v["metrics_textfile"] is not None:
-            write_textfile(BatchStats(), v["metrics_textfile"], success=False)
-        raise
-    stats = run.stats
-    stats.finished = time.monotonic()
+    run = _run(v, plan, job, staging, settings, model, resume)
+    run.stats.finished = time.monotonic()
     staging.commit_job(output, dlq, _final_manifest(job, run))
-    print(stats.summary())
-    print(
-        f"shards           {len(run.shards):>12,}  ({run.resumed} from the resumed run; "
-        f"engine {run.engine}, {run.workers} worker{'s' if run.workers != 1 else ''})"
-    )
-    print(f"scores -> {output}/; dead letters -> {dlq}/")
-    if v["report"] is not None:
-        title = f"Batch scores, model {model.name}-{model.version}"
-        write_html(stats, v["report"], title, run.shards, run.timeline)
-    if v["metrics_textfile"] is not None:
-        write_textfile(stats, v["metrics_textfile"], success=True)
-    return 0
+    return run, model
 
 
 def _engine(v: dict[str, Any], settings: ShardSettings, model: FraudModel) -> tuple[Engine, int]:
@@ -131,7 +138,8 @@ def _run(
     model: FraudModel,
     resume: bool,
 ) -> DatasetRun:
-    done, started = resumable_shards(staging, job, resume)
+    done, started = resumable_shards(staging, job, plan, resume)
+    fingerprints = {t.index: fingerprint(t) for t in plan}
     staging.create()
     manifest: dict[str, Any] = {"job": job, "started": started, "shards": dict(done)}
     staging.write_manifest(manifest)
@@ -183,6 +191,7 @@ def _run(
                     again.append(task)
                     errors[task.index] = outcome.error
                     continue
+                outcome.report["fingerprint"] = fingerprints[task.index]
                 run.shards[task.index] = outcome.report
                 manifest["shards"][str(task.index)] = outcome.report
                 staging.write_manifest(manifest)

@@ -48,7 +48,6 @@ def describe_job(
         "chunk_size": settings.chunk_size,
         "shard_rows": v["shard_rows"],
         "compression": settings.compression,
-        "plan": fingerprint(plan),
         "shards": len(plan),
     }
 
@@ -58,10 +57,12 @@ def now_iso() -> str:
 
 
 def resumable_shards(
-    staging: Staging, job: dict[str, Any], resume: bool
+    staging: Staging, job: dict[str, Any], plan: list[ShardTask], resume: bool
 ) -> tuple[dict[str, dict[str, Any]], str]:
     """The shards a failed run finished (by index, as text) and when it started; none
-    and now for a fresh run. Refuses a resume over other input, model or options."""
+    and now for a fresh run. Refuses a resume over other options or model, or where a
+    finished shard's file changed since; shards not finished may have changed (a corrupt
+    file replaced by a good one)."""
     if not staging.exists():
         return {}, now_iso()
     if not resume:
@@ -78,4 +79,10 @@ def resumable_shards(
             f"cannot resume {staging.scores}: the failed run had another {', '.join(differs)}"
         )
     done: dict[str, dict[str, Any]] = previous["shards"]
+    for index, report in done.items():
+        i = int(index)
+        if i >= len(plan) or fingerprint(plan[i]) != report.get("fingerprint"):
+            raise ConfigError(
+                f"cannot resume {staging.scores}: {report['id']} changed since it was scored"
+            )
     return done, str(previous["started"])

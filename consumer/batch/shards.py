@@ -13,11 +13,12 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consumer.batch.arrow_columns import check_schema
+from consumer.batch.arrow_columns import FIELDS, check_schema, partition_column
 from consumer.batch.inputs import InputFile, Inputs
 from consumer.scoring.errors import ConfigError
 
@@ -58,7 +59,16 @@ def _parquet_metadata(f: InputFile) -> pq.FileMetaData:
 
 def _plan_parquet(f: InputFile, shard_rows: int, first_index: int) -> list[ShardTask]:
     meta = _parquet_metadata(f)
-    check_schema(meta.schema.to_arrow_schema(), str(f.path), f.partition_keys)
+    schema = meta.schema.to_arrow_schema()
+    check_schema(schema, str(f.path), f.partition_keys)
+    for key, value in f.partition_keys.items():
+        if key in FIELDS and schema.get_field_index(key) < 0:
+            try:
+                partition_column(key, value, 1)
+            except ValueError:
+                raise ConfigError(
+                    f"{f.path}: partition key {key}={value} is not a value of the field's type"
+                ) from None
     keys = tuple(sorted(f.partition_keys.items()))
     shards: list[ShardTask] = []
     groups: list[int] = []
@@ -101,11 +111,19 @@ def plan_shards(inputs: Inputs, shard_rows: int) -> list[ShardTask]:
     return shards
 
 
-def fingerprint(shards: list[ShardTask]) -> str:
-    """Changes when the input files (name, size, modification time) or the plan change:
-    a resume over different input would mix two runs."""
-    h = hashlib.sha256()
-    for s in shards:
-        st = Path(s.path).stat()
-        h.update(json.dumps([s.to_dict(), st.st_size, st.st_mtime_ns], sort_keys=True).encode())
-    return h.hexdigest()
+def fingerprint(shard: ShardTask) -> str:
+    """Changes when the shard's data changes: a resume must not keep a shard scored from
+    other data. For Parquet, the footer's description of the shard's row groups (column
+    chunk offsets, sizes, statistics), so a file repaired elsewhere in it keeps its
+    finished shards; for Avro, the file's size and modification time."""
+    facts: list[Any] = [shard.to_dict()]
+    try:
+        if shard.format == "parquet":
+            meta = pq.read_metadata(shard.path)
+            facts += [meta.row_group(g).to_dict() for g in shard.row_groups]
+        else:
+            st = Path(shard.path).stat()
+            facts += [st.st_size, st.st_mtime_ns]
+    except (OSError, pa.ArrowException):
+        facts.append("unreadable")
+    return hashlib.sha256(json.dumps(facts, sort_keys=True, default=str).encode()).hexdigest()
