@@ -7,9 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
 
+from consumer.batch.arrow_tables import transaction_table
 from consumer.cli import main
 from consumer.kafka.topics import read_all
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec
@@ -77,7 +80,7 @@ def test_streaming_and_batch_agree_to_the_last_bit(
         )
         assert d["value"] == sent.value[pos] and d["key"] == sent.key[pos]
 
-    # The same events from a file score the same as well.
+    # The same events from an Avro file and from Parquet score the same as well.
     file_in = tmp_path / "tx.avro"
     codec = PlainAvroCodec()
     valid = [
@@ -91,8 +94,37 @@ def test_streaming_and_batch_agree_to_the_last_bit(
         main(["batch", "--model", str(MODELS), "--input", str(file_in), "--output", str(from_file)])
         == 0
     )
-    for (pos, _), s in zip(valid, _read(from_file), strict=True):
-        assert s["score"] == streamed.scores[pos][0]["score"]
+    from_parquet = tmp_path / "from-parquet"
+    parquet_in = tmp_path / "tx.parquet"
+    pq.write_table(transaction_table([tx for _, tx in valid]), parquet_in, row_group_size=500)
+    assert (
+        main(
+            [
+                "batch",
+                "--model",
+                str(MODELS),
+                "--input",
+                str(parquet_in),
+                "--output",
+                str(from_parquet),
+                "--workers",
+                "2",
+                "--shard-rows",
+                "1000",
+            ]
+        )
+        == 0
+    )
+    parquet_scores = pa.concat_tables(
+        [pq.read_table(p) for p in sorted(from_parquet.glob("part-*.parquet"))]
+    ).to_pylist()
+    assert len(parquet_scores) == len(valid)
+    for (pos, _), s, p in zip(valid, _read(from_file), parquet_scores, strict=True):
+        live = streamed.scores[pos][0]
+        assert s["score"] == p["score"] == live["score"]  # Avro file, Parquet, Kafka: same bits
+        assert s["decision"] == p["decision"] == live["decision"]
+        assert s["reason_codes"] == p["reason_codes"] == live["reason_codes"]
+        assert s["transaction_id"] == p["transaction_id"] == live["transaction_id"]
 
 
 def test_offset_range(
