@@ -162,3 +162,29 @@ def test_batch_schedules_use_flags_the_cli_accepts() -> None:
     (line,) = [x for x in lines if "fraud-consumer batch" in x and not x.startswith("#")]
     command = line.split(".venv/bin/fraud-consumer ", 1)[1].split(" >>", 1)[0]
     build_parser().parse_args(shlex.split(command.replace("$d", "2026-01-01")))
+
+
+def test_ray_job_runs_the_batch_command_on_shared_storage() -> None:
+    job = yaml.safe_load((ROOT / "deploy/kubernetes/ray-batch-job.yaml").read_text())
+    assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
+    spec = job["spec"]
+    command = spec["entrypoint"].split("exec fraud-consumer ", 1)[1]
+    args = build_parser().parse_args(shlex.split(command.replace("$d", "2026-01-01")))
+    assert (args.command, args.engine, args.ray_address) == ("batch", "ray", "auto")
+    assert spec["shutdownAfterJobFinishes"] is True
+    cluster = spec["rayClusterSpec"]
+    pods = [cluster["headGroupSpec"]["template"]["spec"]] + [
+        g["template"]["spec"] for g in cluster["workerGroupSpecs"]
+    ]
+    images = {c["image"] for p in pods for c in p["containers"]}
+    images.add(spec["submitterPodTemplate"]["spec"]["containers"][0]["image"])
+    assert len(images) == 1  # one image (with the ray extra) everywhere
+    for pod in pods:  # actors read and write the lake themselves: every pod mounts it
+        (mount,) = [m for c in pod["containers"] for m in c["volumeMounts"]]
+        claim = {v["name"]: v for v in pod["volumes"]}[mount["name"]]["persistentVolumeClaim"]
+        assert claim["claimName"] == "data-lake"
+        for path in (args.input, str(args.output), str(args.dlq_output)):
+            assert path.startswith(mount["mountPath"] + "/")
+        assert pod["securityContext"]["runAsNonRoot"] is True
+    workers = cluster["workerGroupSpecs"][0]
+    assert int(workers["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]) >= 1
