@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     from consumer.commands import add_broker_parser, add_demo_parser, add_train_parser
     from consumer.devtools.dlq import add_dlq_parser
     from consumer.devtools.produce import add_produce_parser
+    from consumer.serve.command import add_serve_parser
     from consumer.stream.service import add_run_parser
 
     parser = argparse.ArgumentParser(
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run_parser(sub)
+    add_serve_parser(sub)
     add_produce_parser(sub)
     add_train_parser(sub)
     add_broker_parser(sub)

@@ -6,7 +6,9 @@
 3. produce live traffic at a steady rate and watch the scorers' /metrics;
 4. let the scorers exit when idle, read every topic back and report: events in, scored,
    dead-lettered by reason, decisions, fraud caught against the generator's labels,
-   throughput, latency, and whether every input offset ended in exactly one place.
+   throughput, latency, and whether every input offset ended in exactly one place;
+5. start the HTTP scoring API, score one transaction and an array with a bad item, and
+   put a short load on it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.devtools.broker import EmbeddedBroker, free_port
+from consumer.devtools.demo_api import run_api_demo
 from consumer.devtools.demo_report import DemoReport, read_topics
 from consumer.kafka.topics import ensure_topics
 from consumer.stream.settings import DEFAULT_DLQ, DEFAULT_INPUT, DEFAULT_OUTPUT
@@ -199,4 +202,6 @@ def run_demo(spec: DemoSpec) -> int:
     _say("")
     _say(report.render())
     ok = report.accounted_for and all(c == 0 for c in codes) and live.returncode == 0
+    _say("")
+    ok = run_api_demo(workdir, _say) and ok
     return 0 if ok else 1

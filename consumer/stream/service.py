@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import signal
@@ -73,6 +74,8 @@ def run_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         return 0
     logs.configure(settings.log_level, settings.log_format)
     loop, metrics = build_scorer(settings)
+    gc.collect()
+    gc.freeze()  # the model and tables live as long as the process: no full-GC walks of them
     server = _start_server(settings, metrics, loop)
     _install_signal_handlers(loop)
     try:

@@ -26,6 +26,7 @@ def test_compose_has_the_whole_stack() -> None:
         "kafka",
         "topics",
         "scorer",
+        "api",
         "producer",
         "prometheus",
         "grafana",

@@ -1,4 +1,5 @@
-"""A real Prometheus scrapes a running scorer; every rule and dashboard query works on it."""
+"""A real Prometheus scrapes a running scorer and a running API; every rule and dashboard
+query works on them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.devtools.broker import free_port
 from tests.conftest import ROOT
 from tests.integration.helpers import Scorer, make_values, new_group, produce
+from tests.integration.serve.server import serving, transactions
 from tests.tools import require
 from tests.unit.test_deploy import metric_names, promql_expressions
 
@@ -56,16 +59,21 @@ def test_prometheus_scrapes_the_scorer_and_every_query_names_real_metrics(
     names = topics(2)
     produce(bootstrap, names[0], make_values(2000, malformed_every=20))
     scorer = Scorer(bootstrap, names, new_group(), tmp_path, metrics=True)
+    api_context = serving(tmp_path, workers=2)
+    api = api_context.__enter__()
     try:
+        for body in (transactions(5), [{"transaction_id": "x"}]):  # scored and invalid
+            httpx.post(api.url + "/v1/score", json={"transactions": body}, timeout=30)
+        api_port = int(api.url.rsplit(":", 1)[1])
         scorer.wait_for("fraud_events_consumed_total", 2000)
         # Lag gauges appear with the first librdkafka statistics (every 5 s).
         _eventually(
             lambda: "fraud_consumer_lag_messages" in _exposed(scorer.metrics_port), "lag metrics"
         )
-        exposed = _exposed(scorer.metrics_port)
+        exposed = _exposed(scorer.metrics_port) | _exposed(api_port)
         for expr in promql_expressions():
             missing = metric_names(expr) - exposed
-            assert not missing, f"{expr!r} names metrics the scorer does not expose: {missing}"
+            assert not missing, f"{expr!r} names metrics neither service exposes: {missing}"
 
         port = free_port()
         config = tmp_path / "prometheus.yml"
@@ -75,6 +83,8 @@ def test_prometheus_scrapes_the_scorer_and_every_query_names_real_metrics(
             "scrape_configs:\n"
             "  - job_name: fraud-consumer\n"
             f"    static_configs: [{{targets: ['127.0.0.1:{scorer.metrics_port}']}}]\n"
+            "  - job_name: fraud-api\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{api_port}']}}]\n"
         )
         server = subprocess.Popen(
             [
@@ -96,6 +106,14 @@ def test_prometheus_scrapes_the_scorer_and_every_query_names_real_metrics(
                 return bool(result) and result[0]["value"][1] == "1"
 
             _eventually(scraped, "Prometheus to scrape the scorer")
+            _eventually(
+                lambda: bool(
+                    _api(port, "query", query='up{job="fraud-api"} == 1')["data"]["result"]
+                ),
+                "Prometheus to scrape the API",
+            )
+            items = _api(port, "query", query="sum(fraud_api_items_total)")["data"]["result"]
+            assert float(items[0]["value"][1]) == 6
             _eventually(
                 lambda: bool(
                     _api(port, "query", query="fraud_consumer_lag_messages")["data"]["result"]
@@ -128,5 +146,6 @@ def test_prometheus_scrapes_the_scorer_and_every_query_names_real_metrics(
             server.terminate()
             server.wait(30)
     finally:
+        api_context.__exit__(None, None, None)
         scorer.signal(signal.SIGTERM)
         assert scorer.wait(30) == 0, scorer.output()

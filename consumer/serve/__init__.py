@@ -1,0 +1,1 @@
+"""The HTTP scoring API: one transaction or an array, batched across requests."""

@@ -1,0 +1,179 @@
+"""Dynamic batching for the API: concurrent requests scored together.
+
+Requests queue; one batcher task takes whole requests from the queue, up to
+``max_batch`` transactions (a larger request is a batch of its own), optionally waiting
+up to ``max_wait`` for more, scores them in one pipeline call on a thread of its own
+(off the event loop) and answers each request. One batch is in flight at a time, so the
+queue fills while it runs and batches grow with the load: the stream's adaptive mode,
+for HTTP. A request whose deadline passes while it waits is dropped, not scored: its
+caller has already been answered by the deadline policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from consumer.ops.api_metrics import ApiMetrics
+from consumer.scoring.errors import RecordError
+from consumer.scoring.pipeline import ScoringPipeline
+from consumer.serve.items import TransactionIn, to_columns
+
+log = logging.getLogger(__name__)
+
+
+class QueueFull(Exception):
+    """No room for a request's transactions: answer 429."""
+
+
+@dataclass(frozen=True)
+class Scored:
+    score: float
+    decision: int  # index into DECISIONS
+    reasons: tuple[int, ...]  # feature indexes
+
+
+Answer = Scored | RecordError
+
+
+@dataclass
+class Pending:
+    items: list[TransactionIn]
+    event_times: list[int]
+    deadline: float  # time.monotonic()
+    enqueued: float = field(default_factory=time.monotonic)
+    future: asyncio.Future[list[Answer]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class Batcher:
+    def __init__(
+        self,
+        pipeline: ScoringPipeline,
+        metrics: ApiMetrics,
+        *,
+        max_batch: int,
+        max_wait: float,
+        max_queue: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self._metrics = metrics
+        self._max_batch = max_batch
+        self._max_wait = max_wait
+        self._max_queue = max_queue
+        self._queue: deque[Pending] = deque()
+        self._queued = 0
+        self._wakeup = asyncio.Event()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="scoring")
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def submit(
+        self, items: list[TransactionIn], event_times: list[int], deadline: float
+    ) -> Pending:
+        if self._queue and self._queued + len(items) > self._max_queue:
+            raise QueueFull
+        pending = Pending(items, event_times, deadline)
+        self._queue.append(pending)
+        self._queued += len(items)
+        self._metrics.queued.inc(len(items))
+        self._wakeup.set()
+        return pending
+
+    async def close(self) -> None:
+        """Answer what is queued, then stop (SIGTERM: uvicorn has stopped accepting)."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+        self._executor.shutdown(wait=True)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if self._max_wait > 0:
+                await self._fill()
+            batch = self._take()
+            if batch:
+                await self._score(batch)
+
+    async def _fill(self) -> None:
+        """Wait up to max_wait from the oldest request's arrival for a fuller batch."""
+        until = self._queue[0].enqueued + self._max_wait
+        while self._queued < self._max_batch and not self._closing:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), left)
+            except TimeoutError:
+                return
+
+    def _take(self) -> list[Pending]:
+        batch: list[Pending] = []
+        size = 0
+        now = time.monotonic()
+        while self._queue:
+            head = self._queue[0]
+            if batch and size + len(head.items) > self._max_batch:
+                break
+            self._queue.popleft()
+            self._queued -= len(head.items)
+            self._metrics.queued.dec(len(head.items))
+            if head.future.done() or head.deadline <= now:
+                continue  # answered already by the deadline policy
+            self._metrics.queue_wait.observe(now - head.enqueued)
+            batch.append(head)
+            size += len(head.items)
+        return batch
+
+    async def _score(self, batch: list[Pending]) -> None:
+        items = [t for p in batch for t in p.items]
+        event_times = [e for p in batch for e in p.event_times]
+        started = time.perf_counter()
+        try:
+            columns = to_columns(items, event_times)
+            scores = await asyncio.get_running_loop().run_in_executor(
+                self._executor, self.pipeline.score, columns
+            )
+        except Exception as exc:  # a bug, not data: fail these requests, keep serving
+            log.exception("scoring a batch of %d failed", len(items))
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            return
+        self._metrics.batch_size.observe(len(items))
+        self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        answers: list[Answer | None] = [None] * len(items)
+        for j, row in enumerate(scores.rows):
+            reasons = tuple(int(i) for i in scores.reasons[j] if i >= 0)
+            answers[int(row)] = Scored(float(scores.score[j]), int(scores.decision[j]), reasons)
+        for row, error in scores.failures:
+            answers[row] = error
+        done = [a for a in answers if a is not None]
+        if len(done) != len(answers):  # a bug, not data
+            raise RuntimeError("the pipeline left a transaction without an answer")
+        offset = 0
+        for p in batch:
+            mine = done[offset : offset + len(p.items)]
+            offset += len(p.items)
+            if not p.future.done():
+                p.future.set_result(mine)

@@ -1,0 +1,80 @@
+"""`fraud-consumer serve`: check the settings and the model once, then run the workers.
+
+Everything a worker could fail on at startup is checked here first (flags, variables,
+the model, the port), so a bad setting stops the server with one line instead of
+every worker failing in turn. Then this process becomes the server (exec): uvicorn in
+a fresh interpreter, whose prometheus-client sees PROMETHEUS_MULTIPROC_DIR from the
+start, with the resolved settings passed to every worker as FRAUD_* variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from consumer.config import add_options
+from consumer.ops import logs
+from consumer.scoring.errors import ConfigError
+from consumer.scoring.model import load_model
+from consumer.serve.settings import SERVE_OPTIONS, ServeSettings
+
+OWNED_METRICS_DIR = "FRAUD_SERVE_OWNS_METRICS_DIR"
+
+
+def add_serve_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "serve",
+        help="serve the scoring API over HTTP (POST /v1/score)",
+        description="Score one transaction or an array per request, batching concurrent "
+        "requests, with the stream's validation, features, model and reason codes.",
+    )
+    add_options(p, SERVE_OPTIONS)
+    p.add_argument(
+        "--print-config", action="store_true", help="print the effective settings and exit"
+    )
+    p.set_defaults(handler=serve_command)
+
+
+def serve_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    settings = ServeSettings.from_args(ns, environ)
+    if ns.print_config:
+        print(json.dumps(settings.printable(), indent=2, sort_keys=True))
+        return 0
+    logs.configure(settings.log_level, settings.log_format)
+    load_model(settings.model)  # ModelError: one line, exit 2, before any worker starts
+    _check_port(settings.host, settings.port)
+    env = {**environ, **settings.to_env(), **_metrics_dir(environ)}
+    os.execve(sys.executable, [sys.executable, "-m", "consumer.serve.main"], env)  # noqa: S606
+    return 1  # not reached
+
+
+def _check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _metrics_dir(environ: Mapping[str, str]) -> dict[str, str]:
+    """PROMETHEUS_MULTIPROC_DIR, emptied: the given one, or a new one the server removes."""
+    given = environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        path = Path(given)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            for stale in path.glob("*.db"):
+                stale.unlink()
+        except OSError as exc:
+            raise ConfigError(f"PROMETHEUS_MULTIPROC_DIR {given}: {exc.strerror}") from None
+        return {"PROMETHEUS_MULTIPROC_DIR": str(path)}
+    path = Path(tempfile.mkdtemp(prefix="fraud-api-metrics-"))
+    return {"PROMETHEUS_MULTIPROC_DIR": str(path), OWNED_METRICS_DIR: "1"}

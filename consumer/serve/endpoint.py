@@ -1,0 +1,196 @@
+"""POST /v1/score: read the body, split it into transactions, queue the valid ones for
+the batcher, wait for their scores until the request's deadline, answer each item."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from consumer.ops.api_metrics import ApiMetrics
+from consumer.scoring.errors import DecodeError, RecordError
+from consumer.scoring.schemas import DECISIONS
+from consumer.serve.batcher import Batcher, QueueFull, Scored
+from consumer.serve.items import BodyError, TransactionIn, event_time_ms, parse
+from consumer.serve.responses import (
+    InvalidOut,
+    Results,
+    ScoredOut,
+    encode,
+    error_body,
+    invalid,
+)
+from consumer.serve.settings import ServeSettings
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Headers = list[tuple[bytes, bytes]]
+Out = ScoredOut | InvalidOut
+DEADLINE_HEADER = b"x-request-deadline-ms"
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+class ScoreEndpoint:
+    def __init__(self, settings: ServeSettings, batcher: Batcher, metrics: ApiMetrics) -> None:
+        self.settings = settings
+        self.batcher = batcher
+        self._metrics = metrics
+        model = batcher.pipeline.model
+        self._model = (model.name, model.version)
+        self._reason_names = list(model.card.feature_names)
+
+    async def handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
+        arrived = time.monotonic()
+        try:
+            deadline = arrived + self._deadline_ms(scope) / 1000
+            body = await self._body(scope, receive)
+            try:
+                parsed = parse(body)
+            except BodyError as exc:
+                raise RequestError(400, "bad_request", str(exc)) from None
+            if len(parsed.items) > self.settings.max_items:
+                raise RequestError(
+                    413, "too_many_items", f"at most {self.settings.max_items} transactions"
+                )
+            results = await self._score(parsed.items, parsed.ids, deadline)
+        except RequestError as exc:
+            headers = [(b"retry-after", b"1")] if exc.status == 429 else []
+            return exc.status, error_body(exc.reason, exc.message), headers
+        if parsed.single:
+            (result,) = results
+            return (422 if isinstance(result, InvalidOut) else 200), encode(result), []
+        return 200, encode(Results(results)), []
+
+    def _deadline_ms(self, scope: Scope) -> int:
+        limit = self.settings.deadline_ms
+        for name, value in scope.get("headers", []):
+            if name == DEADLINE_HEADER:
+                try:
+                    asked = int(value)
+                except ValueError:
+                    asked = 0
+                if asked <= 0:
+                    raise RequestError(
+                        400, "bad_deadline", "X-Request-Deadline-Ms must be a positive integer"
+                    )
+                return min(asked, limit)  # a client may shorten its deadline, never lengthen
+        return limit
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        limit = self.settings.max_body_bytes
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise RequestError(413, "body_too_large", f"the body is over {limit} bytes")
+            if name == b"content-type":
+                kind = value.split(b";", 1)[0].strip().lower()
+                if kind not in (b"application/json", b""):
+                    raise RequestError(
+                        415, "unsupported_media_type", "send Content-Type: application/json"
+                    )
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestError(400, "disconnected", "the client went away")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(413, "body_too_large", f"the body is over {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _score(
+        self,
+        items: list[TransactionIn | DecodeError],
+        ids: list[str | None],
+        deadline: float,
+    ) -> list[Out]:
+        results: list[Out | None] = [None] * len(items)
+        valid: list[int] = []
+        event_times: list[int] = []
+        for i, item in enumerate(items):
+            if isinstance(item, DecodeError):
+                results[i] = invalid(item, ids[i])
+                continue
+            try:
+                event_times.append(event_time_ms(item.event_time))
+            except DecodeError as exc:
+                results[i] = invalid(exc, item.transaction_id)
+                continue
+            valid.append(i)
+        if valid:
+            answers = await self._answers([items[i] for i in valid], event_times, deadline)  # type: ignore[misc]
+            for i, answer in zip(valid, answers, strict=True):
+                results[i] = self._out(items[i], answer)  # type: ignore[arg-type]
+        done = [r for r in results if r is not None]
+        self._count(done)
+        return done
+
+    async def _answers(
+        self, items: list[TransactionIn], event_times: list[int], deadline: float
+    ) -> list[Scored | RecordError | str]:
+        try:
+            pending = self.batcher.submit(items, event_times, deadline)
+        except QueueFull:
+            raise RequestError(429, "queue_full", "too many transactions waiting; retry") from None
+        try:
+            return list(
+                await asyncio.wait_for(asyncio.shield(pending.future), deadline - time.monotonic())
+            )
+        except TimeoutError:
+            policy = self.settings.on_deadline
+            if policy == "error":
+                raise RequestError(
+                    504, "deadline_exceeded", "the scores were not ready before the deadline"
+                ) from None
+            self._metrics.fallbacks.labels(policy=policy).inc(len(items))
+            return [policy.upper()] * len(items)
+
+    def _out(self, item: TransactionIn, answer: Scored | RecordError | str) -> Out:
+        name, version = self._model
+        if isinstance(answer, RecordError):
+            return invalid(answer, item.transaction_id)
+        if isinstance(answer, str):  # the deadline policy's decision
+            return ScoredOut(item.transaction_id, None, answer, [], name, version, fallback=True)
+        return ScoredOut(
+            item.transaction_id,
+            answer.score,
+            DECISIONS[answer.decision],
+            [self._reason_names[i] for i in answer.reasons],
+            name,
+            version,
+        )
+
+    def _count(self, outs: list[Out]) -> None:
+        """One increment per status and decision per request: in multiprocess mode each
+        increment is a locked write to a shared file."""
+        statuses: Counter[str] = Counter()
+        decisions: Counter[str] = Counter()
+        for out in outs:
+            if isinstance(out, InvalidOut):
+                statuses["invalid"] += 1
+            elif out.fallback:
+                statuses["fallback"] += 1
+            else:
+                statuses["scored"] += 1
+                decisions[out.decision] += 1
+        for status, n in statuses.items():
+            self._metrics.items.labels(status=status).inc(n)
+        for decision, n in decisions.items():
+            self._metrics.decisions.labels(decision=decision).inc(n)
+
+    async def warm_up(self) -> None:
+        """Score one synthetic transaction before taking traffic (first-call costs)."""
+        warm = TransactionIn(
+            "warm-up", "tok_warm", "acc_warm", 1000, "USD", "mer_warm", "5411", "US", "US",
+            "POS", "CHIP", 1_790_812_800_000,
+        )  # fmt: skip
+        await self._answers([warm], [1_790_812_800_000], time.monotonic() + 30)
