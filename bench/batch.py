@@ -1,21 +1,26 @@
-"""Batch prediction throughput next to bare LightGBM predict on the same rows, one run.
+"""Batch prediction throughput from Parquet: 1 and 2 worker processes and Ray local, next
+to bare LightGBM predict on the same rows, in one run; then peak memory on 10x the rows.
 
-    .venv/bin/python bench/batch.py [--rows 200000] [--memory-rows 5000000]
+    .venv/bin/python bench/batch.py [--rows 1000000] [--memory-rows 10000000] [--no-ray]
 
-1. writes a synthetic Avro file (`fraud-consumer produce --to-file`);
-2. times `fraud-consumer batch` on it end to end (read, validate, features, predict,
-   reason codes, write), with and without reason codes;
-3. times the model's predict alone on the same rows' feature matrix;
-4. with --memory-rows, runs `batch` in a child process on a file that large and reports
-   its peak resident memory.
-Compare the ratios within one run; absolute figures depend on the (shared) machine.
+1. writes a synthetic Parquet file (`fraud-consumer produce --to-file x.parquet`, row
+   groups of 100,000 rows, 1% rule-breaking rows);
+2. runs `fraud-consumer batch` on it as a user would (a child process, reason codes on,
+   shards of 100,000 rows) with --workers 1, --workers 2 and --engine ray --workers 2;
+   reports rows/s over the whole command (start-up included) and over the scoring
+   (first shard start to last shard end, from the manifest);
+3. times the model's predict alone on the same rows' feature matrix (the rows the batch
+   scored, not its dead letters), with one and with two LightGBM threads;
+4. writes --memory-rows rows (the first file repeated) and runs --workers 2 on it and on
+   the first file, reporting the peak resident memory (VmHWM) of the driver and of each
+   worker: flat in the input size means the two runs peak alike.
+Compare figures within one run; absolute ones depend on the (shared) machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import json
 import logging
 import subprocess
 import sys
@@ -23,123 +28,36 @@ import tempfile
 import time
 from pathlib import Path
 
-import fastavro
+import numpy as np
+import pyarrow.parquet as pq
 
+from consumer.batch.arrow_columns import to_columns
 from consumer.cli import main as cli
-from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.features import feature_matrix
 from consumer.scoring.model import load_model
 from consumer.scoring.validation import validate
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
+SHARD_ROWS = "100000"
 
 
 def _generate(path: Path, rows: int) -> float:
     started = time.perf_counter()
-    code = cli(
-        [
-            "produce",
-            "--to-file",
-            str(path),
-            "--count",
-            str(rows),
-            "--seed",
-            "3",
-            "--malformed-fraction",
-            "0.01",
-        ]
-    )
-    if code != 0:
+    args = ["produce", "--to-file", str(path), "--count", str(rows), "--seed", "3"]
+    if cli([*args, "--malformed-fraction", "0.01"]) != 0:
         raise SystemExit("generation failed")
     return time.perf_counter() - started
 
 
-def _batch(path: Path, out: Path, *extra: str) -> float:
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(io.StringIO()):  # the run's own summary
-        code = cli(
-            ["batch", "--model", str(MODELS), "--input", str(path), "--output", str(out), *extra]
-        )
-    if code != 0:
-        raise SystemExit("batch failed")
-    return time.perf_counter() - started
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rows", type=int, default=200_000)
-    parser.add_argument("--memory-rows", type=int, default=0)
-    args = parser.parse_args()
-    logging.disable(logging.INFO)
-    work = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
-    data = work / "tx.avro"
-    gen = _generate(data, args.rows)
-    print(
-        f"generated {args.rows:,} rows in {gen:.1f}s ({data.stat().st_size / 1e6:.1f} MB)",
-        file=sys.stderr,
-    )
-
-    with_reasons = _batch(data, work / "a.avro")
-    without = _batch(data, work / "b.avro", "--reason-codes", "0")
-
-    model = load_model(MODELS)
-    with data.open("rb") as f:
-        rows = [r for r in fastavro.reader(f) if isinstance(r, dict)]
-    for r in rows:
-        r["event_time"] = int(r["event_time"].timestamp() * 1000)
-    columns = TransactionColumns.from_records(rows)
-    invalid = [i for i, _ in validate(columns)]
-    keep = sorted(set(range(len(rows))) - set(invalid))
-    valid = columns.take(__import__("numpy").asarray(keep, dtype="int64"))
-    features = feature_matrix(valid)  # the rows batch scored, not its dead letters
-    started = time.perf_counter()
-    for i in range(0, len(features), 20_000):
-        model.predict(features[i : i + 20_000])
-    bare = (time.perf_counter() - started) * args.rows / len(valid)  # per input row
-
-    n = args.rows
-    print(f"\n{'':34}{'rows/s':>12}  {'vs bare predict':>16}")
-    for label, seconds in (
-        ("batch, reason codes (default)", with_reasons),
-        ("batch, no reason codes", without),
-        ("bare LightGBM predict", bare),
-    ):
-        print(f"{label:<34}{n / seconds:>12,.0f}  {bare / seconds:>15.1%}")
-
-    if args.memory_rows:
-        big = work / "big.avro"
-        gen = _generate(big, args.memory_rows)
-        print(
-            f"\ngenerated {args.memory_rows:,} rows in {gen:.0f}s "
-            f"({big.stat().st_size / 1e6:.0f} MB)"
-        )
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "consumer",
-                "batch",
-                "--model",
-                str(MODELS),
-                "--input",
-                str(big),
-                "--output",
-                str(work / "big-scores.avro"),
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        peak_kib = 0
-        while child.poll() is None:  # VmHWM: this process's own peak, read while it lives
-            peak_kib = max(peak_kib, _vm_hwm_kib(child.pid))
-            time.sleep(0.5)
-        seconds = time.perf_counter() - started
-        if child.returncode != 0:
-            raise SystemExit("batch failed")
-        print(
-            f"batch over {args.memory_rows:,} rows: {seconds:.0f}s "
-            f"({args.memory_rows / seconds:,.0f} rows/s), peak RSS {peak_kib / 1024:,.0f} MiB"
-        )
+def _descendants(pid: int) -> list[int]:
+    out: list[int] = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return out
+    for c in map(int, children):
+        out += [c, *_descendants(c)]
+    return out
 
 
 def _vm_hwm_kib(pid: int) -> int:
@@ -150,6 +68,112 @@ def _vm_hwm_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+class Run:
+    """`fraud-consumer batch` in a child process: wall time, scoring rate, peak memory."""
+
+    def __init__(self, data: Path, out: Path, *extra: str) -> None:
+        cmd = [sys.executable, "-m", "consumer", "batch", "--model", str(MODELS)]
+        cmd += ["--input", str(data), "--output", str(out), "--shard-rows", SHARD_ROWS, *extra]
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        driver, workers = 0, dict[int, int]()
+        while child.poll() is None:  # VmHWM: each process's own peak, read while it lives
+            driver = max(driver, _vm_hwm_kib(child.pid))
+            for pid in _descendants(child.pid):
+                if _is_worker(pid):
+                    workers[pid] = max(workers.get(pid, 0), _vm_hwm_kib(pid))
+            time.sleep(0.2)
+        self.seconds = time.perf_counter() - started
+        if child.returncode != 0:
+            raise SystemExit(
+                f"batch failed: {child.stderr.read().decode() if child.stderr else ''}"
+            )
+        manifest = json.loads((out / "_manifest.json").read_text())
+        shards = manifest["shards"].values()
+        self.rows = manifest["totals"]["rows_in"]
+        first = min(s["started"] for s in shards)
+        last = max(s["started"] + s["seconds"] for s in shards)
+        self.scoring_seconds = last - first
+        self.driver_mib = driver / 1024
+        self.worker_mib = [w / 1024 for w in workers.values()]
+
+
+def _bare_predict(data: Path) -> tuple[float, float, int]:
+    """Seconds for predict on the scored rows' features, 1 and 2 threads; rows scored."""
+    model = load_model(MODELS, threads=1)
+    columns = to_columns(pq.read_table(data).combine_chunks().to_batches()[0]).columns
+    bad = {i for i, _ in validate(columns)}
+    keep = np.asarray([i for i in range(len(columns)) if i not in bad], np.int64)
+    features = feature_matrix(columns.take(keep))
+    timings = []
+    for threads in (1, 2):
+        started = time.perf_counter()
+        for i in range(0, len(features), 20_000):
+            model.booster.predict(features[i : i + 20_000], num_threads=threads)
+        timings.append(time.perf_counter() - started)
+    return timings[0], timings[1], len(features)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--memory-rows", type=int, default=0)
+    parser.add_argument("--no-ray", action="store_true")
+    args = parser.parse_args()
+    logging.disable(logging.INFO)
+    work = Path(tempfile.mkdtemp(prefix="fraud-bench-"))
+    data = work / "tx.parquet"
+    gen = _generate(data, args.rows)
+    size = data.stat().st_size / 1e6
+    print(f"generated {args.rows:,} rows in {gen:.0f}s ({size:.0f} MB of Parquet)", flush=True)
+
+    runs = {
+        "batch --workers 1": Run(data, work / "w1", "--workers", "1"),
+        "batch --workers 2": Run(data, work / "w2", "--workers", "2"),
+    }
+    if not args.no_ray:
+        runs["batch --engine ray --workers 2"] = Run(
+            data, work / "ray", "--engine", "ray", "--workers", "2"
+        )
+    one, two, scored = _bare_predict(data)
+    n = args.rows
+    base = scored / one  # rows/s of bare predict, one thread
+    bare = {"bare LightGBM predict, 1 thread": one, "bare LightGBM predict, 2 threads": two}
+
+    print(f"\n{n:,} rows, reason codes on (batch: every input row; predict: the rows scored)")
+    print(f"{'':36}{'command rows/s':>15}{'scoring rows/s':>16}{'vs bare 1 thread':>18}")
+    for label, r in runs.items():
+        rate = n / r.scoring_seconds
+        print(f"{label:<36}{n / r.seconds:>15,.0f}{rate:>16,.0f}{rate / base:>17.0%}")
+    for label, seconds in bare.items():
+        rate = scored / seconds
+        print(f"{label:<36}{'':>15}{rate:>16,.0f}{rate / base:>17.0%}")
+    w1, w2 = runs["batch --workers 1"], runs["batch --workers 2"]
+    print(f"1 -> 2 workers: {w1.scoring_seconds / w2.scoring_seconds:.2f}x (scoring)")
+
+    if args.memory_rows:
+        big = work / "big.parquet"
+        table = pq.read_table(data)
+        with pq.ParquetWriter(big, table.schema) as writer:
+            for _ in range(args.memory_rows // n):
+                writer.write_table(table, row_group_size=100_000)
+        m = args.memory_rows // n * n
+        print(f"\npeak resident memory (VmHWM), --workers 2; {m:,}-row file = the first, repeated")
+        for rows, r in ((n, w2), (m, Run(big, work / "big", "--workers", "2"))):
+            workers = ", ".join(f"{w:,.0f}" for w in sorted(r.worker_mib))
+            print(
+                f"{rows:>12,} rows: {r.seconds:5.0f}s ({rows / r.seconds:,.0f} rows/s), "
+                f"driver {r.driver_mib:,.0f} MiB, workers {workers} MiB"
+            )
 
 
 if __name__ == "__main__":
