@@ -11,7 +11,6 @@ finished parts stay in staging for ``--resume``.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -137,8 +136,3 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-
-
-def remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(path)

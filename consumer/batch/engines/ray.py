@@ -98,14 +98,20 @@ class RayEngine:
             compute=ray.data.ActorPoolStrategy(size=min(self.workers, len(items))),
             num_cpus=1,
         )
-        for row in dataset.iter_rows():
-            outcome = json.loads(row["outcome"])
-            task = by_index[outcome["shard"]]
-            if "report" in outcome:
-                progress(int(outcome["report"]["rows_in"]))
-                yield ShardOutcome(task, outcome["report"])
-            else:
-                yield ShardOutcome(task, None, outcome["error"])
+        try:
+            for row in dataset.iter_rows():
+                outcome = json.loads(row["outcome"])
+                task = by_index.pop(outcome["shard"])
+                if "report" in outcome:
+                    progress(int(outcome["report"]["rows_in"]))
+                    yield ShardOutcome(task, outcome["report"])
+                else:
+                    yield ShardOutcome(task, None, outcome["error"])
+        except Exception as exc:  # Ray gave up on the dataset (an actor kept dying...)
+            error = f"Ray: {failure_line(exc)}"
+            log.warning("the Ray dataset failed: %s", error)
+            for task in list(by_index.values()):  # every shard without an outcome failed
+                yield ShardOutcome(task, None, error)
 
     def close(self) -> None:
         self._ray.shutdown()
