@@ -3,6 +3,8 @@ local engine, byte for byte; a failing shard is reported and resumed as locally.
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +15,11 @@ import pytest
 from tests.conftest import MODELS
 from tests.unit.batch.parquet_data import batch, manifest, part_bytes, records, write_records
 
-pytest.importorskip("ray", reason="the Ray engine's tests need: pip install -e '.[dev,ray]'")
+if importlib.util.find_spec("ray") is None:  # skip locally, fail under CI (as tests/tools.py)
+    message = "Ray is not installed; install it with: pip install -e '.[dev,ray]'"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: a missing tool is a failure)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
 
 
 def _ray_batch(*args: str) -> subprocess.CompletedProcess[str]:
