@@ -78,6 +78,13 @@ def fraction(text: str) -> float:
     return value
 
 
+def percent(text: str) -> float:
+    value = _number(text)
+    if not 0.0 <= value <= 100.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100, got {text}")
+    return value
+
+
 def port(text: str) -> int:
     value = non_negative_int(text)
     if value > 65535:
@@ -89,6 +96,12 @@ def nonempty(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be empty")
     return text
+
+
+def path(text: str) -> Path:
+    """A path; an empty one is an error (``Path("")`` would quietly mean the current
+    directory)."""
+    return Path(nonempty(text))
 
 
 @dataclass(frozen=True)
@@ -295,3 +308,37 @@ def masked(conf: Mapping[str, Any]) -> dict[str, Any]:
 
 def environ() -> Mapping[str, str]:
     return os.environ
+
+
+# -- the model lifecycle flags `run` and `serve` share --------------------------------
+LIFECYCLE_OPTIONS = (
+    Option(
+        "--model-poll-s",
+        positive_float,
+        5.0,
+        "with --model DIR: look for a newly promoted model (DIR/CURRENT) this often; "
+        "SIGHUP looks at once",
+        metavar="SECONDS",
+    ),
+    Option(
+        "--shadow-model",
+        path,
+        None,
+        "also score every transaction with this challenger; it never decides",
+        metavar="PATH",
+    ),
+    Option(
+        "--canary-model",
+        path,
+        None,
+        "let this model decide for --canary-percent of cards (by a hash of the card id)",
+        metavar="PATH",
+    ),
+    Option("--canary-percent", percent, None, "share of cards the canary decides for (0-100)"),
+)
+
+
+def check_lifecycle(values: dict[str, Any]) -> None:
+    """One line for a canary half configured."""
+    if (values["canary_model"] is None) != (values["canary_percent"] is None):
+        raise ConfigError("give --canary-model and --canary-percent together")

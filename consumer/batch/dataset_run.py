@@ -21,6 +21,7 @@ from typing import Any
 from tqdm import tqdm
 
 from consumer.batch.chunks import BatchError
+from consumer.batch.comparison import ModelComparison
 from consumer.batch.engines import Engine
 from consumer.batch.inputs import resolve_inputs
 from consumer.batch.manifest import describe_job, resumable_shards
@@ -53,6 +54,16 @@ class DatasetRun:
     workers: int = 1
     resumed: int = 0
     started: str = ""
+    comparison: ModelComparison | None = None  # --compare-model, merged over the shards
+
+    def add(self, report: dict[str, Any]) -> None:
+        self.stats.merge(BatchStats.from_dict(report))
+        if "comparison" in report:
+            theirs = ModelComparison.from_dict(report["comparison"])
+            if self.comparison is None:
+                self.comparison = theirs
+            else:
+                self.comparison.merge(theirs)
 
 
 def run_dataset_command(v: dict[str, Any], as_of: str | int, resume: bool) -> int:
@@ -69,6 +80,8 @@ def run_dataset_command(v: dict[str, Any], as_of: str | int, resume: bool) -> in
         raise
     stats = run.stats
     print(stats.summary())
+    if run.comparison is not None:
+        print(run.comparison.summary())
     print(
         f"shards           {len(run.shards):>12,}  ({run.resumed} from the resumed run; "
         f"engine {run.engine}, {run.workers} worker{'s' if run.workers != 1 else ''})"
@@ -76,7 +89,7 @@ def run_dataset_command(v: dict[str, Any], as_of: str | int, resume: bool) -> in
     print(f"scores -> {output}/; dead letters -> {dlq}/")
     if v["report"] is not None:
         title = f"Batch scores, model {model.name}-{model.version}"
-        write_html(stats, v["report"], title, run.shards, run.timeline)
+        write_html(stats, v["report"], title, run.shards, run.timeline, run.comparison)
     if v["metrics_textfile"] is not None:
         write_textfile(stats, v["metrics_textfile"], success=True)
     return 0
@@ -91,6 +104,8 @@ def _plan_and_run(
     inputs = resolve_inputs(v["input"], v["input_format"])
     card = resolve_card_path(v["model"] or default_model_path())
     model = load_model(card, threads=1)
+    compare = resolve_card_path(v["compare_model"]) if v["compare_model"] is not None else None
+    challenger = load_model(compare, threads=1) if compare is not None else None
     staging = Staging.beside(output, dlq)
     settings = ShardSettings(
         model_path=str(card.resolve()),
@@ -101,6 +116,8 @@ def _plan_and_run(
         scores_staging=str(staging.scores.resolve()),
         errors_staging=str(staging.errors.resolve()),
         compression=v["parquet_compression"],
+        compare_path=str(compare.resolve()) if compare is not None else None,
+        compare_sha256=challenger.card.model_sha256 if challenger is not None else None,
     )
     plan = plan_shards(inputs, v["shard_rows"])
     job = describe_job(v, inputs, output, dlq, model, settings, plan)
@@ -143,10 +160,9 @@ def _run(
     staging.create()
     manifest: dict[str, Any] = {"job": job, "started": started, "shards": dict(done)}
     staging.write_manifest(manifest)
-    stats = BatchStats()
+    run = DatasetRun(BatchStats(), {int(k): r for k, r in done.items()}, resumed=len(done))
     for report in done.values():
-        stats.merge(BatchStats.from_dict(report))
-    run = DatasetRun(stats, {int(k): r for k, r in done.items()}, resumed=len(done))
+        run.add(report)
     run.started = started
     todo = [t for t in plan if str(t.index) not in done]
     known = all(t.rows >= 0 for t in todo)
@@ -195,7 +211,7 @@ def _run(
                 run.shards[task.index] = outcome.report
                 manifest["shards"][str(task.index)] = outcome.report
                 staging.write_manifest(manifest)
-                stats.merge(BatchStats.from_dict(outcome.report))
+                run.add(outcome.report)
                 bar.set_postfix(shards=f"{len(run.shards)}/{len(plan)}", refresh=False)
             pending = again
         run.timeline.append((time.monotonic() - t0, seen))
@@ -226,5 +242,6 @@ def _final_manifest(job: dict[str, Any], run: DatasetRun) -> dict[str, Any]:
         "started": run.started,
         "finished": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         "totals": {"rows_in": s.rows_read, "scored": s.scored, "invalid": s.dead_total},
+        "comparison": run.comparison.to_dict() if run.comparison is not None else None,
         "shards": {str(k): run.shards[k] for k in sorted(run.shards)},
     }

@@ -43,6 +43,11 @@ def describe_job(
             "sha256": model.card.model_sha256,
             "card": settings.model_path,
         },
+        "compare_model": (
+            {"card": settings.compare_path, "sha256": settings.compare_sha256}
+            if settings.compare_path is not None
+            else None
+        ),
         "reason_codes": settings.reason_codes,
         "as_of": settings.as_of,
         "chunk_size": settings.chunk_size,

@@ -8,7 +8,7 @@ from typing import Any
 
 from consumer.batch.inputs import FORMATS
 from consumer.batch.topic_range import Bound
-from consumer.config import Option, non_negative_int, nonempty, positive_int
+from consumer.config import Option, non_negative_int, nonempty, path, positive_int
 from consumer.scoring.errors import ConfigError
 
 BATCH_OPTIONS = (
@@ -68,6 +68,14 @@ BATCH_OPTIONS = (
     Option("--dlq-topic", nonempty, None, "produce dead letters to this topic", metavar="TOPIC"),
     Option(
         "--model", Path, None, "model file, card or directory (default as for run)", metavar="PATH"
+    ),
+    Option(
+        "--compare-model",
+        path,
+        None,
+        "score with this challenger too and report how its answers differ (decisions, "
+        "score shift, by fraud pattern where the input has labels); outputs stay --model's",
+        metavar="PATH",
     ),
     Option("--chunk-size", positive_int, 20_000, "records per pipeline call"),
     Option("--reason-codes", non_negative_int, 3, "reason codes per REVIEW/DECLINE score"),

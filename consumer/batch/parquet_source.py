@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 
 from consumer.batch.arrow_columns import FIELDS, check_schema, partition_column
 from consumer.batch.chunks import BatchError
+from consumer.batch.labels import FLAG_COLUMN, PATTERN_COLUMN
 from consumer.batch.shards import ShardTask
 
 
@@ -25,9 +26,12 @@ class ParquetChunk:
     first_row: int  # the file row of the batch's first row (source_offset)
 
 
-def parquet_chunks(task: ShardTask, chunk_size: int) -> Iterator[ParquetChunk]:
-    """The shard's rows in order, as record batches of at most ``chunk_size`` rows.
-    A file that cannot be read raises BatchError (the shard fails and is retried)."""
+def parquet_chunks(
+    task: ShardTask, chunk_size: int, labels: bool = False
+) -> Iterator[ParquetChunk]:
+    """The shard's rows in order, as record batches of at most ``chunk_size`` rows, with
+    the label columns too if asked (--compare-model) and present. A file that cannot be
+    read raises BatchError (the shard fails and is retried)."""
     try:
         reader = pq.ParquetFile(task.path)
         schema = reader.schema_arrow
@@ -37,11 +41,14 @@ def parquet_chunks(task: ShardTask, chunk_size: int) -> Iterator[ParquetChunk]:
     check_schema(schema, task.path, keys)  # the file may have changed since planning
     present = [f for f in FIELDS if schema.get_field_index(f) >= 0]
     constant = {f: v for f, v in keys.items() if f in FIELDS and f not in present}
+    wanted = present + [
+        f for f in (PATTERN_COLUMN, FLAG_COLUMN) if labels and schema.get_field_index(f) >= 0
+    ]
     if not task.row_groups:
         return
     at = task.first_row
     batches = reader.iter_batches(
-        batch_size=chunk_size, row_groups=list(task.row_groups), columns=present, use_threads=False
+        batch_size=chunk_size, row_groups=list(task.row_groups), columns=wanted, use_threads=False
     )
     while True:
         try:

@@ -17,7 +17,10 @@ from typing import Any
 from tqdm import tqdm
 
 from consumer.batch.avro_files import AvroFileSink, AvroFileSource
+from consumer.batch.chunks import BatchError
+from consumer.batch.comparison import ModelComparison
 from consumer.batch.inputs import resolve_inputs
+from consumer.batch.labels import header_labels
 from consumer.batch.options import parse_bound
 from consumer.batch.report import dead_letter_record, write_html, write_textfile
 from consumer.batch.stats import BatchStats
@@ -56,6 +59,12 @@ def run_records(v: dict[str, Any], kafka: KafkaSettings, as_of: str | int) -> in
             parse_bound(v["end"]),
         )
     model = load_model(v["model"] or default_model_path())
+    challenger = load_model(v["compare_model"]) if v["compare_model"] is not None else None
+    comparison = (
+        ModelComparison(f"{model.name}-{model.version}", f"{challenger.name}-{challenger.version}")
+        if challenger is not None
+        else None
+    )
     producer_conf = kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 20})
     # The container sync marker is normally random; derive it so re-runs match byte for byte.
     marker = hashlib.sha256(f"fraud-consumer:{model.card.model_sha256}".encode()).digest()[:16]
@@ -82,8 +91,9 @@ def run_records(v: dict[str, Any], kafka: KafkaSettings, as_of: str | int) -> in
             reason_codes=v["reason_codes"],
             scored_at=as_of,
             encode=v["to_topic"] is not None,  # a file sink writes the record itself
+            shadow=challenger,
         )
-        stats = _run(source, pipeline, out, dlq, v["chunk_size"])
+        stats = _run(source, pipeline, out, dlq, v["chunk_size"], comparison)
         for sink in sinks:
             sink.commit()
     except BaseException:
@@ -97,10 +107,13 @@ def run_records(v: dict[str, Any], kafka: KafkaSettings, as_of: str | int) -> in
             source.close()
 
     print(stats.summary())
+    if comparison is not None:
+        print(comparison.summary())
     where = v["output"] or f"topic {v['to_topic']}"
     print(f"scores -> {where}; dead letters -> {dlq_path or 'topic ' + str(v['dlq_topic'])}")
     if v["report"] is not None:
-        write_html(stats, v["report"], f"Batch scores, model {model.name}-{model.version}")
+        title = f"Batch scores, model {model.name}-{model.version}"
+        write_html(stats, v["report"], title, comparison=comparison)
     if v["metrics_textfile"] is not None:
         write_textfile(stats, v["metrics_textfile"], success=True)
     return 0
@@ -112,6 +125,7 @@ def _run(
     out: AvroFileSink | TopicSink,
     dlq: AvroFileSink | TopicSink,
     chunk_size: int,
+    comparison: ModelComparison | None = None,
 ) -> BatchStats:
     stats = BatchStats()
     files = isinstance(source, AvroFileSource)
@@ -129,6 +143,8 @@ def _run(
             dead = result.dead_letters + [_rejected(pipeline, r, e) for r, e in chunk.rejected]
             _write(result, dead, out, dlq)
             stats.add(result, dead)
+            if comparison is not None:
+                _compare(comparison, result)
             if isinstance(source, AvroFileSource):
                 bar.update(source.bytes_done - bar.n)
             else:
@@ -140,6 +156,15 @@ def _run(
     if stats.rows_read == 0:
         log.warning("the input held no records")
     return stats
+
+
+def _compare(comparison: ModelComparison, result: PipelineResult) -> None:
+    """The compared model's answers next to the model's; its failure ends the run."""
+    c = result.shadow
+    if c is None:
+        raise BatchError(f"the compared model failed ({result.shadow_error or 'no scores'})")
+    labels = header_labels(result.batch, result.rows.tolist())
+    comparison.add(result.score, result.decision, c.score, c.decision, labels)
 
 
 def _rejected(pipeline: ScoringPipeline, record: RawRecord, error: DecodeError) -> DeadLetter:

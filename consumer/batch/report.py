@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 
+from consumer.batch.comparison import ModelComparison
 from consumer.batch.run_report import Timeline, run_sections
 from consumer.batch.stats import BINS, DECISIONS, BatchStats, pct
 from consumer.scoring.deadletter import DeadLetter
@@ -21,9 +22,11 @@ def write_html(
     title: str,
     shards: dict[int, dict[str, Any]] | None = None,
     timeline: Timeline | None = None,
+    comparison: ModelComparison | None = None,
 ) -> None:
     """A self-contained page: score distribution (log scale) and decision mix as SVG;
-    for a sharded run also rows/s over the run and a table of the shards."""
+    with --compare-model the comparison; for a sharded run also rows/s over the run and
+    a table of the shards."""
     w, h, pad = 640, 260, 40
     bar_w = (w - 2 * pad) / len(stats.histogram)
     top = np.log10(max(int(stats.histogram.max()), 1) + 1)
@@ -69,6 +72,7 @@ table.shards{{border-collapse:collapse}}
 <svg width="{w}" height="50" role="img" aria-label="decisions">{"".join(mix)}</svg>
 <p>{legend}</p>
 <h2>Summary</h2><pre>{html.escape(stats.summary())}</pre>
+{comparison.html() if comparison is not None else ""}
 {run_sections(shards, timeline)}
 </body></html>
 """

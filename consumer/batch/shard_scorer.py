@@ -34,6 +34,8 @@ from consumer.batch.arrow_tables import (
 )
 from consumer.batch.avro_files import AvroFileSource
 from consumer.batch.chunks import BatchError
+from consumer.batch.comparison import ModelComparison
+from consumer.batch.labels import arrow_labels
 from consumer.batch.parquet_source import ParquetChunk, parquet_chunks
 from consumer.batch.part_writer import PartWriter
 from consumer.batch.shards import ShardTask
@@ -42,6 +44,7 @@ from consumer.batch.stats import BatchStats
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.model import FraudModel, load_model
 from consumer.scoring.pipeline import ScoringPipeline
+from consumer.scoring.results import ShadowScores
 
 Progress = Callable[[int], None]
 IntArray = npt.NDArray[np.int64]
@@ -55,6 +58,8 @@ class ScoredChunk:
     dead: list[dict[str, Any]]
     score: npt.NDArray[np.float64]
     decision: npt.NDArray[np.int8]
+    challenger: ShadowScores | None = None  # --compare-model's answers for the same rows
+    labels: list[str] | None = None  # of the scored rows, where the input has them
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,22 @@ class ShardSettings:
     scores_staging: str
     errors_staging: str
     compression: str
+    compare_path: str | None = None  # --compare-model: scored too, reported, not written
+    compare_sha256: str | None = None
+
+
+def loaded(path: str, sha256: str) -> FraudModel:
+    model = load_model(Path(path), threads=1)
+    if model.card.model_sha256 != sha256:
+        raise BatchError(f"the model at {path} changed during the run")
+    return model
+
+
+def challenger_of(chunk_shadow: ShadowScores | None, error: str | None) -> ShadowScores:
+    """The compared model's answers; its failure fails the shard (never a silent gap)."""
+    if chunk_shadow is None:
+        raise BatchError(f"the compared model failed on a chunk ({error or 'no scores'})")
+    return chunk_shadow
 
 
 class ShardScorer:
@@ -76,15 +97,21 @@ class ShardScorer:
 
     def __init__(self, settings: ShardSettings, model: FraudModel | None = None) -> None:
         self.settings = settings
-        self.model = model or load_model(Path(settings.model_path), threads=1)
+        self.model = model or loaded(settings.model_path, settings.model_sha256)
         if self.model.card.model_sha256 != settings.model_sha256:
             raise BatchError(f"the model at {settings.model_path} changed during the run")
+        self.challenger = (
+            loaded(settings.compare_path, settings.compare_sha256 or "")
+            if settings.compare_path is not None
+            else None
+        )
         self.pipeline = ScoringPipeline(
             PlainAvroCodec(),
             self.model,
             reason_codes=settings.reason_codes,
             scored_at=settings.as_of,
             encode=False,
+            shadow=self.challenger,
         )
         self._names = list(self.model.card.feature_names)
         self._staging = Staging(Path(settings.scores_staging), Path(settings.errors_staging))
@@ -95,6 +122,11 @@ class ShardScorer:
         """Score ``task``; returns its report (JSON-able). Raises on a failure of the shard."""
         started = time.time()
         stats = BatchStats()
+        comparison = (
+            ModelComparison(_named(self.model), _named(self.challenger))
+            if self.challenger is not None
+            else None
+        )
         scores_dir, errors_dir = self._staging.attempt_dirs(task.index, attempt)
         name = f"part-{task.index:05d}.parquet"
         compression = self.settings.compression
@@ -109,6 +141,9 @@ class ShardScorer:
                 stats.add_scores(
                     chunk.score, chunk.decision, ((d["stage"], d["reason"]) for d in chunk.dead)
                 )
+                if comparison is not None and chunk.challenger is not None:
+                    c = chunk.challenger
+                    comparison.add(chunk.score, chunk.decision, c.score, c.decision, chunk.labels)
                 if progress is not None:
                     progress(chunk.scores.num_rows + len(chunk.dead))
             scores.ensure()  # every shard has a scores part, even an empty one
@@ -123,11 +158,13 @@ class ShardScorer:
             "started": started,
             "seconds": time.time() - started,
             "parts": parts,
+            **({"comparison": comparison.to_dict()} if comparison is not None else {}),
         }
 
     def _chunks(self, task: ShardTask) -> Iterator[ScoredChunk]:
         if task.format == "parquet":
-            for chunk in parquet_chunks(task, self.settings.chunk_size):
+            labels = self.challenger is not None
+            for chunk in parquet_chunks(task, self.settings.chunk_size, labels):
                 yield self._score_arrow(task, chunk)
         else:
             yield from self._score_avro(task)
@@ -164,7 +201,11 @@ class ShardScorer:
             self._dead(task, chunk.first_row + i, v, e.stage, e.reason, type(e).__name__, e.message)
             for (i, e), v in zip(failures, values, strict=True)
         ]
-        return ScoredChunk(table, dead, s.score, s.decision)
+        if self.challenger is None:
+            return ScoredChunk(table, dead, s.score, s.decision)
+        challenger = challenger_of(s.shadow, s.shadow_error)
+        labels = arrow_labels(chunk.batch, scored)
+        return ScoredChunk(table, dead, s.score, s.decision, challenger, labels)
 
     def _score_avro(self, task: ShardTask) -> Iterator[ScoredChunk]:
         source = AvroFileSource([Path(task.path)])
@@ -192,7 +233,12 @@ class ShardScorer:
                 for d in result.dead_letters
             ]
             dead = [self._dead(task, *f) for f in sorted(failed, key=lambda f: f[0])]
-            yield ScoredChunk(table, dead, result.score, result.decision)
+            challenger = (
+                challenger_of(result.shadow, result.shadow_error)
+                if self.challenger is not None
+                else None
+            )  # Avro files carry no labels
+            yield ScoredChunk(table, dead, result.score, result.decision, challenger)
 
     def _dead(
         self,
@@ -218,3 +264,7 @@ class ShardScorer:
             "model_name": self.model.name,
             "model_version": self.model.version,
         }
+
+
+def _named(model: FraudModel) -> str:
+    return f"{model.name}-{model.version}"

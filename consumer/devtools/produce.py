@@ -19,11 +19,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consumer.batch.arrow_tables import TRANSACTION_SCHEMA as TRANSACTION_ARROW_SCHEMA
 from consumer.batch.arrow_tables import transaction_table
 from consumer.batch.avro_files import AvroFileSink
+from consumer.batch.labels import PATTERN_COLUMN
 from consumer.config import (
     RELIABLE_PRODUCER,
     Option,
@@ -139,18 +141,25 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 
 class _ParquetFileSink:
-    """A Parquet file of Transactions under a temporary name, renamed on commit()."""
+    """A Parquet file of Transactions under a temporary name, renamed on commit(). A
+    ``fraud_pattern`` column ("legit" or the pattern) labels each row for
+    `batch --compare-model`; scoring ignores it."""
+
+    SCHEMA = TRANSACTION_ARROW_SCHEMA.append(pa.field(PATTERN_COLUMN, pa.string()))
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         try:
-            self._writer = pq.ParquetWriter(str(self._tmp), TRANSACTION_ARROW_SCHEMA)
+            self._writer = pq.ParquetWriter(str(self._tmp), self.SCHEMA)
         except OSError as exc:
             raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
 
-    def write(self, records: list[dict[str, Any]]) -> None:
-        self._writer.write_table(transaction_table(records))  # one row group per call
+    def write(self, records: list[dict[str, Any]], patterns: list[str]) -> None:
+        table = transaction_table(records).append_column(
+            PATTERN_COLUMN, pa.array(patterns, pa.string())
+        )
+        self._writer.write_table(table)  # one row group per call
 
     def commit(self) -> None:
         self._writer.close()
@@ -182,14 +191,18 @@ def write_file(path: Path, values: dict[str, Any]) -> int:
     malformed = 0
     try:
         for start in range(0, count, step):
-            chunk = []
+            chunk, patterns = [], []
             for event in events.take(min(step, count - start)):
                 tx = event.record
                 if chooser.random() < values["malformed_fraction"]:
                     tx = faults.RECORD_FAULTS[chooser.choice(kinds)](tx, chooser)
                     malformed += 1
                 chunk.append(tx)
-            sink.write(chunk)
+                patterns.append(event.fraud_pattern or "legit")
+            if isinstance(sink, _ParquetFileSink):
+                sink.write(chunk, patterns)
+            else:
+                sink.write(chunk)
         sink.commit()
     except BaseException:
         sink.abort()

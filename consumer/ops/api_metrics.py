@@ -102,10 +102,10 @@ class ApiMetrics:
         )
         self.model_info = Gauge(
             "fraud_model_info",
-            "The loaded model (value 1).",
+            "The model a worker serves (value 1; 0 for one it served before a reload).",
             ["name", "version"],
             registry=r,
-            multiprocess_mode="max",
+            multiprocess_mode="livemax",
         )
         for route in ROUTES:
             self.request_seconds.labels(route=route)

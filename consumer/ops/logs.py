@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import sys
+from typing import Any
 
 from consumer.ops.log_throttle import RepeatedLineFilter, start_flusher
 
@@ -37,9 +38,22 @@ REPEAT_WINDOW_SECONDS = 30.0
 _repeats: RepeatedLineFilter | None = None
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each line, so the summary of
+    repeats flushed at exit reaches the stream of the moment (a test runner swaps it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure(level: str = "INFO", fmt: str = "text") -> None:
     global _repeats  # noqa: PLW0603 - one process-wide filter and its flusher thread
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

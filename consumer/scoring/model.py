@@ -78,9 +78,16 @@ def _version_key(card_path: Path) -> tuple[tuple[int, ...], str]:
     return numbers, card_path.name
 
 
+CURRENT = "CURRENT"
+
+
 def resolve_card_path(path: Path) -> Path:
-    """The model card for ``path``: a card, a model file, or a directory (newest version)."""
+    """The model card for ``path``: a card, a model file, or a directory: the card its
+    ``CURRENT`` file names (the promoted version), else its newest version."""
     if path.is_dir():
+        current = path / CURRENT
+        if current.exists():
+            return _current_card(current)
         cards = [p for p in path.glob("*.json") if (p.with_suffix(".txt")).exists()]
         if not cards:
             raise ModelError(f"no model (<name>-<version>.txt with its .json card) in {path}")
@@ -90,6 +97,22 @@ def resolve_card_path(path: Path) -> Path:
     if not path.exists():
         raise ModelError(f"model not found: {path}")
     return path.with_suffix(".json")
+
+
+def _current_card(current: Path) -> Path:
+    """The card a CURRENT file names: one file name in the same directory (a card, a
+    model file, or their common stem), written by an atomic rename."""
+    try:
+        name = current.read_text().strip()
+    except OSError as exc:
+        raise ModelError(f"{current} is unreadable: {exc.strerror}") from None
+    if not name or "/" in name or "\\" in name or name in (".", ".."):
+        raise ModelError(f"{current} must name one model card in its directory")
+    stem = name.removesuffix(".json").removesuffix(".txt")
+    card = current.parent / f"{stem}.json"
+    if not card.exists():
+        raise ModelError(f"{current} names {stem}, which is not in {current.parent}")
+    return card
 
 
 def default_model_path() -> Path:

@@ -14,128 +14,34 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from consumer.scoring.avro_batch import ScoreColumns
-from consumer.scoring.codec import Codec, Record
+from consumer.scoring.codec import Codec
 from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.deadletter import DeadLetter
 from consumer.scoring.errors import FeatureError, RecordError, ScoreError
 from consumer.scoring.features import feature_matrix
 from consumer.scoring.model import FraudModel
-from consumer.scoring.records import RawBatch, RawRecord, RecordBatch, ScoredRecord
-from consumer.scoring.schemas import DECISIONS
+from consumer.scoring.records import RawBatch, RawRecord, RecordBatch
+from consumer.scoring.results import (
+    Failures,
+    IntArray,
+    Outcome,
+    PipelineResult,
+    Scores,
+    ShadowScores,
+)
+from consumer.scoring.routing import Canary, Models
+from consumer.scoring.score_encoding import encode_by_model, take, with_model
 from consumer.scoring.stage_timer import StageTimer
 from consumer.scoring.validation import validate
 
 log = logging.getLogger(__name__)
 
-Outcome = ScoredRecord | DeadLetter
-IntArray = npt.NDArray[np.int64]
-Failures = list[tuple[int, RecordError]]
-
-
-@dataclass
-class Scores:
-    """What ``score`` makes of columns: per scored row its score, decision and reasons;
-    per failed row its error. Positions are rows of the columns scored."""
-
-    rows: IntArray
-    score: npt.NDArray[np.float64]
-    decision: npt.NDArray[np.int8]  # index into DECISIONS
-    reasons: npt.NDArray[np.int16]  # (rows, k) feature indexes, -1 past the last
-    failures: Failures
-
-    @classmethod
-    def empty(cls, k: int) -> Scores:
-        return cls(
-            np.empty(0, np.int64),
-            np.empty(0),
-            np.empty(0, np.int8),
-            np.empty((0, k), np.int16),
-            [],
-        )
-
-
-@dataclass
-class PipelineResult:
-    """Exactly one outcome per input record: a score (columns below, in input order) or
-    a dead letter. ``rows`` are the input positions of the scored records."""
-
-    batch: RecordBatch
-    rows: IntArray
-    values: list[bytes]  # encoded FraudScores, aligned with rows (empty if not encoded)
-    score: npt.NDArray[np.float64]
-    decision: npt.NDArray[np.int8]
-    reasons: npt.NDArray[np.int16]
-    transaction_id: list[str]
-    event_time: IntArray
-    scored_at: IntArray
-    dead_letters: list[DeadLetter]
-    reason_names: tuple[str, ...]
-    model_name: str
-    model_version: str
-    timer: StageTimer = field(default_factory=StageTimer)
-
-    def score_records(self) -> list[Record]:
-        """The FraudScores as records (file outputs, tests), in input order."""
-        b = self.batch
-        return [
-            {
-                "transaction_id": self.transaction_id[j],
-                "score": float(self.score[j]),
-                "decision": DECISIONS[self.decision[j]],
-                "reason_codes": list(self.reason_codes(j)),
-                "model_name": self.model_name,
-                "model_version": self.model_version,
-                "event_time": int(self.event_time[j]),
-                "scored_at": int(self.scored_at[j]),
-                "source_topic": b.topics[i],
-                "source_partition": int(b.partitions[i]),
-                "source_offset": int(b.offsets[i]),
-            }
-            for j, i in enumerate(self.rows)
-        ]
-
-    @property
-    def inference_seconds(self) -> float:
-        return self.timer.seconds.get("predict", 0.0)
-
-    def reason_codes(self, j: int) -> tuple[str, ...]:
-        """Reason codes of the j-th scored record."""
-        return tuple(self.reason_names[i] for i in self.reasons[j] if i >= 0)
-
-    @property
-    def scored(self) -> list[ScoredRecord]:
-        """The scored records as objects (tests and reports; the drivers read columns)."""
-        values = self.values or [b""] * len(self.rows)
-        return [
-            ScoredRecord(
-                self.batch.record(int(i)),
-                values[j],
-                float(self.score[j]),
-                DECISIONS[self.decision[j]],
-                int(self.event_time[j]),
-                self.reason_codes(j),
-            )
-            for j, i in enumerate(self.rows)
-        ]
-
-    @property
-    def outcomes(self) -> list[Outcome]:
-        """One outcome per input record, in input order."""
-        out: list[Outcome | None] = [None] * len(self.batch)
-        for j, s in zip(self.rows, self.scored, strict=True):
-            out[int(j)] = s
-        for d in self.dead_letters:
-            out[d.source_index] = d
-        done = [o for o in out if o is not None]
-        if len(done) != len(out):
-            raise RuntimeError("pipeline left a record without an outcome")  # a bug, not data
-        return done
+__all__ = ["Outcome", "PipelineResult", "Scores", "ScoringPipeline"]
 
 
 class ScoringPipeline:
@@ -148,13 +54,18 @@ class ScoringPipeline:
         clock: Callable[[], float] = time.time,
         scored_at: str | int = "clock",
         encode: bool = True,
+        canary: Canary | None = None,
+        shadow: FraudModel | None = None,
+        models: Models | None = None,
     ) -> None:
         """``scored_at``: "clock" (now), "event_time" (the event's own time) or fixed epoch ms.
 
         Batch prediction uses the latter two so that re-runs give identical bytes.
+        ``canary`` decides for its share of cards; ``shadow`` scores every row as well and
+        never decides (routing.py).
         """
         self._codec = codec
-        self._model = model
+        self._models = models or Models(model, canary, shadow)
         self._reason_codes = reason_codes
         self._clock = clock
         self._scored_at = scored_at
@@ -162,7 +73,16 @@ class ScoringPipeline:
 
     @property
     def model(self) -> FraudModel:
-        return self._model
+        """The champion."""
+        return self._models.champion
+
+    @property
+    def models(self) -> Models:
+        return self._models
+
+    def replace_champion(self, model: FraudModel) -> None:
+        """Serve ``model`` from the next batch on (hot reload: call between batches)."""
+        self._models = Models(model, self._models.canary, self._models.shadow)
 
     @property
     def reason_code_count(self) -> int:
@@ -186,22 +106,62 @@ class ScoringPipeline:
             empty = Scores.empty(k)
             empty.failures = failures
             return empty
+        models = self._models  # one set of models for the whole batch
         with timer.stage("features"):
             features, rows = self._features(valid, rows, failures)
+        route = np.zeros(len(rows), np.int8)
+        if models.canary is not None:
+            route[models.canary.chosen([tx.card_id[i] for i in rows])] = 1
+        scores = np.zeros(len(rows))
+        ok = np.zeros(len(rows), bool)
         with timer.stage("predict"):
-            scores, ok = self._predict(features, rows, failures)
-        rows, scores, features = rows[ok], scores[ok], features[ok]
-        decisions = self._model.decisions(scores)
+            for index, model in enumerate(models.deciding()):
+                mine = np.flatnonzero(route == index)
+                if len(mine):
+                    scores[mine], ok[mine] = self._predict(
+                        model, features[mine], rows[mine], failures
+                    )
+        rows, scores, features, route = rows[ok], scores[ok], features[ok], route[ok]
+        decisions = np.zeros(len(rows), np.int8)
         reasons = np.full((len(rows), max(k, 0)), -1, np.int16)
+        for index, model in enumerate(models.deciding()):
+            mine = np.flatnonzero(route == index)
+            decisions[mine] = model.decisions(scores[mine])
+            with timer.stage("reasons"):
+                reasons[mine] = self._reasons(model, features[mine], decisions[mine])
+        out = Scores(rows, scores, decisions, reasons, failures, route, models=models.deciding())
+        if models.shadow is not None:
+            with timer.stage("shadow"):
+                self._shadow(models.shadow, features, out)
+        failures.sort(key=lambda f: f[0])
+        return out
+
+    def _reasons(
+        self, model: FraudModel, features: npt.NDArray[np.float64], decisions: npt.NDArray[np.int8]
+    ) -> npt.NDArray[np.int16]:
+        k = self._reason_codes
+        reasons = np.full((len(features), max(k, 0)), -1, np.int16)
         flagged = np.flatnonzero(decisions > 0)
         if k > 0 and len(flagged):
-            with timer.stage("reasons"):
-                try:
-                    reasons[flagged] = self._model.reason_indexes(features[flagged], k)
-                except Exception:
-                    log.warning("reason codes failed for %d rows; scores are kept", len(flagged))
-        failures.sort(key=lambda f: f[0])
-        return Scores(rows, scores, decisions, reasons, failures)
+            try:
+                reasons[flagged] = model.reason_indexes(features[flagged], k)
+            except Exception:
+                log.warning("reason codes failed for %d rows; scores are kept", len(flagged))
+        return reasons
+
+    def _shadow(self, model: FraudModel, features: npt.NDArray[np.float64], out: Scores) -> None:
+        """The shadow's answers for the same rows; whatever goes wrong stays here."""
+        try:
+            score = model.predict(features) if len(features) else np.empty(0)
+            if not np.all(np.isfinite(score) & (score >= 0) & (score <= 1)):
+                raise ValueError("the shadow returned a non-probability")
+            decision = model.decisions(score)
+            out.shadow = ShadowScores(
+                model, score, decision, self._reasons(model, features, decision)
+            )
+        except Exception as exc:
+            out.shadow_error = type(exc).__name__
+            log.warning("shadow model %s-%s failed on a batch: %s", model.name, model.version, exc)
 
     def _features(
         self, valid: TransactionColumns, rows: IntArray, failures: Failures
@@ -229,19 +189,23 @@ class ScoringPipeline:
         return np.vstack(matrices), np.asarray(kept, np.int64)
 
     def _predict(
-        self, features: npt.NDArray[np.float64], rows: IntArray, failures: Failures
+        self,
+        model: FraudModel,
+        features: npt.NDArray[np.float64],
+        rows: IntArray,
+        failures: Failures,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """Scores for all rows at once; if the batch call fails, row by row to isolate it.
         Returns the scores and which rows have a usable one."""
         ok = np.ones(len(rows), bool)
         try:
-            scores = self._model.predict(features) if len(rows) else np.empty(0)
+            scores = model.predict(features) if len(rows) else np.empty(0)
         except Exception:
             log.warning("batch prediction failed; scoring %d rows one by one", len(rows))
             scores = np.zeros(len(rows))
             for j in range(len(rows)):
                 try:
-                    scores[j] = self._model.predict(features[j : j + 1])[0]
+                    scores[j] = model.predict(features[j : j + 1])[0]
                 except Exception as exc:
                     ok[j] = False
                     failures.append(
@@ -272,17 +236,18 @@ class ScoringPipeline:
         rows = decoded.rows[s.rows]
         failures += [(int(decoded.rows[i]), e) for i, e in s.failures]
         tx = decoded.columns
-        tids = [tx.transaction_id[i] for i in s.rows]
         event_time = tx.event_time[s.rows]
         scored_at = self._scored_at_ms(event_time, now_ms)
+        deciding = s.models or (self.model,)
+        model_index = s.model_index if s.model_index is not None else np.zeros(len(rows), np.int8)
         scores = ScoreColumns(
-            transaction_id=tids,
+            transaction_id=[tx.transaction_id[i] for i in s.rows],
             score=s.score,
             decision=s.decision,
             reasons=s.reasons,
-            reason_names=list(self._model.card.feature_names),
-            model_name=self._model.name,
-            model_version=self._model.version,
+            reason_names=list(self.model.card.feature_names),
+            model_name=deciding[0].name,
+            model_version=deciding[0].version,
             event_time=event_time,
             scored_at=scored_at,
             source_topic=[batch.topics[i] for i in rows],
@@ -293,53 +258,52 @@ class ScoringPipeline:
         keep = np.ones(len(rows), bool)
         if self._encode and len(rows):
             with timer.stage("encode"):
-                values, keep = self._encode_isolated(scores, rows, failures)
-        if not keep.all():
-            values = [v for v, k in zip(values, keep, strict=True) if k]
-            tids = [t for t, k in zip(tids, keep, strict=True) if k]
-        failures.sort(key=lambda f: f[0])
-        dead = [self._dead(batch, i, e, now_ms) for i, e in failures]
-        return PipelineResult(
+                values, keep = encode_by_model(
+                    self._codec, scores, model_index, deciding, rows, failures
+                )
+        result = PipelineResult(
             batch=batch,
             rows=rows[keep],
-            values=values,
+            values=[v for v, k in zip(values, keep, strict=True) if k] if values else [],
             score=s.score[keep],
             decision=s.decision[keep],
             reasons=s.reasons[keep],
-            transaction_id=tids,
+            transaction_id=[t for t, k in zip(scores.transaction_id, keep, strict=True) if k],
             event_time=event_time[keep],
             scored_at=scored_at[keep],
-            dead_letters=dead,
-            reason_names=tuple(self._model.card.feature_names),
-            model_name=self._model.name,
-            model_version=self._model.version,
+            dead_letters=[],
+            reason_names=tuple(self.model.card.feature_names),
+            models=deciding,
+            model_index=model_index[keep],
             timer=timer,
+            shadow_error=s.shadow_error,
         )
+        if s.shadow is not None:
+            self._shadow_outputs(result, s.shadow, take(scores, np.flatnonzero(keep)), keep)
+        failures.sort(key=lambda f: f[0])
+        result.dead_letters = [self._dead(batch, i, e, now_ms) for i, e in failures]
+        return result
 
-    def _encode_isolated(
-        self, scores: ScoreColumns, rows: IntArray, failures: Failures
-    ) -> tuple[list[bytes], npt.NDArray[np.bool_]]:
-        keep = np.ones(len(rows), bool)
+    def _shadow_outputs(
+        self,
+        result: PipelineResult,
+        shadow: ShadowScores,
+        scores: ScoreColumns,
+        keep: npt.NDArray[np.bool_],
+    ) -> None:
+        """The shadow's scores for the records the champion scored, encoded apart."""
+        result.shadow = ShadowScores(
+            shadow.model, shadow.score[keep], shadow.decision[keep], shadow.reasons[keep]
+        )
+        if not self._encode or not len(scores):
+            return
+        scores.score, scores.decision = result.shadow.score, result.shadow.decision
+        scores.reasons = result.shadow.reasons
         try:
-            return self._codec.encode_scores(scores), keep
-        except Exception:  # find the row that cannot be encoded; the rest go out
-            log.warning("encoding failed for a batch of %d; encoding row by row", len(rows))
-        values = []
-        for j in range(len(rows)):
-            try:
-                values.append(self._codec.encode_scores(_row(scores, j))[0])
-            except Exception as exc:
-                keep[j] = False
-                values.append(b"")
-                failures.append(
-                    (
-                        int(rows[j]),
-                        ScoreError(
-                            "encode_failed", f"score could not be encoded ({type(exc).__name__})"
-                        ),
-                    )
-                )
-        return values, keep
+            result.shadow_values = self._codec.encode_scores(with_model(scores, shadow.model))
+        except Exception as exc:
+            result.shadow_error = type(exc).__name__
+            log.warning("shadow scores could not be encoded: %s", exc)
 
     def _scored_at_ms(self, event_time: IntArray, now_ms: int) -> IntArray:
         if self._scored_at == "clock":
@@ -352,22 +316,5 @@ class ScoringPipeline:
         record = batch.record(i)
         log.debug("dead letter %s: %s/%s", record.position, error.stage, error.reason)
         return DeadLetter.from_error(
-            record, error, self._model.name, self._model.version, now_ms, source_index=i
+            record, error, self.model.name, self.model.version, now_ms, source_index=i
         )
-
-
-def _row(s: ScoreColumns, j: int) -> ScoreColumns:
-    return ScoreColumns(
-        transaction_id=s.transaction_id[j : j + 1],
-        score=s.score[j : j + 1],
-        decision=s.decision[j : j + 1],
-        reasons=s.reasons[j : j + 1],
-        reason_names=s.reason_names,
-        model_name=s.model_name,
-        model_version=s.model_version,
-        event_time=s.event_time[j : j + 1],
-        scored_at=s.scored_at[j : j + 1],
-        source_topic=s.source_topic[j : j + 1],
-        source_partition=s.source_partition[j : j + 1],
-        source_offset=s.source_offset[j : j + 1],
-    )

@@ -16,13 +16,15 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from consumer.ops import logs
 from consumer.ops.api_metrics import ROUTES, ApiMetrics, scrape_registry
+from consumer.ops.model_lifecycle import ModelLifecycle
+from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import load_model
 from consumer.scoring.pipeline import ScoringPipeline
+from consumer.scoring.routing import load_models
 from consumer.serve.batcher import Batcher
 from consumer.serve.endpoint import ScoreEndpoint
 from consumer.serve.multiproc import clean_dead_workers, die_with_parent
@@ -45,6 +47,8 @@ class ScoringApp:
         self.metrics = ApiMetrics()
         self.ready = False
         self.endpoint: ScoreEndpoint | None = None
+        self.lifecycle: ModelLifecycle | None = None
+        self._idle_swaps: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -72,8 +76,12 @@ class ScoringApp:
     async def _startup(self) -> None:
         s = self.settings
         clean_dead_workers()
-        model = load_model(s.model, s.inference_threads)
-        pipeline = ScoringPipeline(PlainAvroCodec(), model, reason_codes=s.reason_codes)
+        threads = s.inference_threads
+        models = load_models(s, threads)
+        model = models.champion
+        pipeline = ScoringPipeline(
+            PlainAvroCodec(), model, reason_codes=s.reason_codes, models=models
+        )
         batcher = Batcher(
             pipeline,
             self.metrics,
@@ -84,7 +92,20 @@ class ScoringApp:
         batcher.start()
         self.endpoint = ScoreEndpoint(s, batcher, self.metrics)
         await self.endpoint.warm_up()
-        self.metrics.model_info.labels(name=model.name, version=model.version).set(1)
+        # per worker: each polls the model directory and swaps between its own batches
+        model_metrics = ModelMetrics(CollectorRegistry(), multiprocess=True)
+        self.lifecycle = ModelLifecycle(
+            pipeline,
+            model_metrics,
+            self.metrics.model_info,
+            directory=s.model,
+            poll=s.model_poll_s,
+            threads=threads,
+        )
+        self.lifecycle.start()  # SIGHUP to this worker: look at once
+        batcher.lifecycle = self.lifecycle
+        self._idle_swaps = asyncio.get_running_loop().create_task(self._swap_when_idle())
+        self.endpoint.model_metrics = model_metrics
         self.metrics.ready.set(1)
         # What startup built (model, tables, reference data, code) lives as long as the
         # worker: keep it out of the collector's full passes, which otherwise walk it
@@ -97,9 +118,20 @@ class ScoringApp:
     async def _shutdown(self) -> None:
         self.ready = False
         self.metrics.ready.set(0)
+        if self._idle_swaps is not None:
+            self._idle_swaps.cancel()
+        if self.lifecycle is not None:
+            self.lifecycle.stop()
         if self.endpoint is not None:
             await self.endpoint.batcher.close()  # answers what is still queued
         log.info("worker %d stopped", os.getpid())
+
+    async def _swap_when_idle(self) -> None:
+        """A reloaded model also takes over while no request comes (the batcher swaps
+        before each batch; a swap is safe at any time, as a batch reads its models once)."""
+        while self.lifecycle is not None:
+            await asyncio.sleep(1.0)
+            self.lifecycle.between_batches()
 
     # -- requests ------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -19,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from consumer.ops.api_metrics import ApiMetrics
+from consumer.ops.model_lifecycle import ModelLifecycle
 from consumer.scoring.errors import RecordError
+from consumer.scoring.model import FraudModel
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.serve.items import TransactionIn, to_columns
 
@@ -35,6 +37,7 @@ class Scored:
     score: float
     decision: int  # index into DECISIONS
     reasons: tuple[int, ...]  # feature indexes
+    model: FraudModel  # the model that decided (the champion or the canary)
 
 
 Answer = Scored | RecordError
@@ -72,6 +75,9 @@ class Batcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="scoring")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        # set once the worker is warm: swaps in reloaded models between batches and
+        # keeps the shadow's metrics (of real traffic only)
+        self.lifecycle: ModelLifecycle | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
@@ -110,6 +116,8 @@ class Batcher:
                 continue
             if self._max_wait > 0:
                 await self._fill()
+            if self.lifecycle is not None:
+                self.lifecycle.between_batches()  # no batch is being scored here
             batch = self._take()
             if batch:
                 await self._score(batch)
@@ -162,10 +170,17 @@ class Batcher:
             return
         self._metrics.batch_size.observe(len(items))
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
+        if self.lifecycle is not None:
+            self.lifecycle.observe(scores.shadow, scores.decision, scores.shadow_error)
+        models = scores.models or (self.pipeline.model,)
+        deciding = scores.model_index
         answers: list[Answer | None] = [None] * len(items)
         for j, row in enumerate(scores.rows):
             reasons = tuple(int(i) for i in scores.reasons[j] if i >= 0)
-            answers[int(row)] = Scored(float(scores.score[j]), int(scores.decision[j]), reasons)
+            model = models[0 if deciding is None else deciding[j]]
+            answers[int(row)] = Scored(
+                float(scores.score[j]), int(scores.decision[j]), reasons, model
+            )
         for row, error in scores.failures:
             answers[row] = error
         done = [a for a in answers if a is not None]

@@ -22,7 +22,7 @@ from typing import Any
 from consumer.config import add_options
 from consumer.ops import logs
 from consumer.scoring.errors import ConfigError
-from consumer.scoring.model import load_model
+from consumer.scoring.routing import load_models
 from consumer.serve.settings import SERVE_OPTIONS, ServeSettings
 
 OWNED_METRICS_DIR = "FRAUD_SERVE_OWNS_METRICS_DIR"
@@ -48,7 +48,8 @@ def serve_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(json.dumps(settings.printable(), indent=2, sort_keys=True))
         return 0
     logs.configure(settings.log_level, settings.log_format)
-    load_model(settings.model)  # ModelError: one line, exit 2, before any worker starts
+    # ModelError: one line, exit 2, before any worker starts
+    load_models(settings)
     _check_port(settings.host, settings.port)
     env = {**environ, **settings.to_env(), **_metrics_dir(environ)}
     os.execve(sys.executable, [sys.executable, "-m", "consumer.serve.main"], env)  # noqa: S606

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from consumer.ops.api_metrics import ApiMetrics
+from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.errors import DecodeError, RecordError
 from consumer.scoring.schemas import DECISIONS
 from consumer.serve.batcher import Batcher, QueueFull, Scored
@@ -42,9 +43,7 @@ class ScoreEndpoint:
         self.settings = settings
         self.batcher = batcher
         self._metrics = metrics
-        model = batcher.pipeline.model
-        self._model = (model.name, model.version)
-        self._reason_names = list(model.card.feature_names)
+        self.model_metrics: ModelMetrics | None = None  # set once warm: real traffic only
 
     async def handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
         arrived = time.monotonic()
@@ -155,25 +154,35 @@ class ScoreEndpoint:
             return [policy.upper()] * len(items)
 
     def _out(self, item: TransactionIn, answer: Scored | RecordError | str) -> Out:
-        name, version = self._model
         if isinstance(answer, RecordError):
             return invalid(answer, item.transaction_id)
-        if isinstance(answer, str):  # the deadline policy's decision
-            return ScoredOut(item.transaction_id, None, answer, [], name, version, fallback=True)
+        if isinstance(answer, str):  # the deadline policy's decision, for the champion
+            champion = self.batcher.pipeline.model
+            return ScoredOut(
+                item.transaction_id,
+                None,
+                answer,
+                [],
+                champion.name,
+                champion.version,
+                fallback=True,
+            )
+        model = answer.model
+        names = model.card.feature_names
         return ScoredOut(
             item.transaction_id,
             answer.score,
             DECISIONS[answer.decision],
-            [self._reason_names[i] for i in answer.reasons],
-            name,
-            version,
+            [names[i] for i in answer.reasons],
+            model.name,
+            model.version,
         )
 
     def _count(self, outs: list[Out]) -> None:
         """One increment per status and decision per request: in multiprocess mode each
         increment is a locked write to a shared file."""
         statuses: Counter[str] = Counter()
-        decisions: Counter[str] = Counter()
+        decisions: Counter[tuple[str, str]] = Counter()
         for out in outs:
             if isinstance(out, InvalidOut):
                 statuses["invalid"] += 1
@@ -181,10 +190,15 @@ class ScoreEndpoint:
                 statuses["fallback"] += 1
             else:
                 statuses["scored"] += 1
-                decisions[out.decision] += 1
+                decisions[out.model_version, out.decision] += 1
         for status, n in statuses.items():
             self._metrics.items.labels(status=status).inc(n)
-        for decision, n in decisions.items():
+        by_decision: Counter[str] = Counter()
+        for (version, decision), n in decisions.items():
+            by_decision[decision] += n
+            if self.model_metrics is not None:
+                self.model_metrics.decisions.labels(version=version, decision=decision).inc(n)
+        for decision, n in by_decision.items():
             self._metrics.decisions.labels(decision=decision).inc(n)
 
     async def warm_up(self) -> None:

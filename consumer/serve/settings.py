@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from consumer.config import (
+    LIFECYCLE_OPTIONS,
     Option,
+    check_lifecycle,
     non_negative_int,
     nonempty,
+    path,
     port,
     positive_float,
     positive_int,
@@ -32,12 +35,13 @@ SERVE_OPTIONS = (
     Option("--port", port, 8080, "port for /v1/score, /healthz, /readyz and /metrics"),
     Option(
         "--model",
-        Path,
+        path,
         None,
         "model file, card, or directory (newest version); unset: ./models, else the "
         "checkout's models/",
         metavar="PATH",
     ),
+    *LIFECYCLE_OPTIONS,
     Option("--workers", positive_int, None, "worker processes sharing the port (unset: all cores)"),
     Option("--max-batch", positive_int, 256, "most transactions per pipeline call"),
     Option(
@@ -101,12 +105,17 @@ class ServeSettings:
     graceful_timeout: float
     log_level: str
     log_format: str
+    model_poll_s: float
+    shadow_model: Path | None
+    canary_model: Path | None
+    canary_percent: float | None
 
     @classmethod
     def from_args(cls, ns: argparse.Namespace, environ: Mapping[str, str]) -> ServeSettings:
         values = resolve(ns, SERVE_OPTIONS, environ)
         values["model"] = values["model"] or default_model_path()
         values["workers"] = values["workers"] or os.cpu_count() or 1
+        check_lifecycle(values)
         return cls(**values)
 
     @classmethod
@@ -116,9 +125,9 @@ class ServeSettings:
 
     def to_env(self) -> dict[str, str]:
         values: dict[str, Any] = asdict(self)
-        return {opt.env: str(values[opt.dest]) for opt in SERVE_OPTIONS}
+        return {
+            opt.env: str(values[opt.dest]) for opt in SERVE_OPTIONS if values[opt.dest] is not None
+        }
 
     def printable(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["model"] = str(self.model)
-        return out
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}

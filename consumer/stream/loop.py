@@ -24,6 +24,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 
 from consumer.kafka.messages import MessageBatch
 from consumer.ops.metrics import ScorerMetrics
+from consumer.ops.model_lifecycle import ModelLifecycle
 from consumer.scoring.pipeline import PipelineResult, ScoringPipeline
 from consumer.scoring.registry_codec import RegistryUnavailable
 from consumer.stream.commits import OffsetCommitter
@@ -51,6 +52,7 @@ class LoopSettings:
     exit_when_idle: float | None = None
     poll_timeout: float = 0.1
     flush_timeout: float = 30.0
+    shadow_topic: str | None = None
 
 
 class ScoringLoop:
@@ -66,6 +68,7 @@ class ScoringLoop:
         readiness: Readiness | None = None,
         offsets: OffsetTracker | None = None,
         committer: OffsetCommitter | None = None,
+        lifecycle: ModelLifecycle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if settings.mode not in MODES:
@@ -91,8 +94,11 @@ class ScoringLoop:
             stopping=self._stopping,
             on_acknowledged=self.readiness.broker_answered,
             clock=clock,
+            shadow_topic=settings.shadow_topic,
+            model_metrics=lifecycle.model_metrics if lifecycle is not None else None,
         )
         self._committer = committer or OffsetCommitter(self._offsets, metrics)
+        self._lifecycle = lifecycle
         # The assignment, and for each partition whether it was last read to its end.
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
@@ -113,10 +119,14 @@ class ScoringLoop:
             on_lost=self._on_lost,
         )
         log.info("subscribed to %s in mode %s", self._s.input_topic, self._s.mode)
+        if self._lifecycle is not None:
+            self._lifecycle.start()
         while not self._stop.is_set() and self._fatal is None:
             self.heartbeat = time.monotonic()
             self._metrics.last_poll.set(self._clock())
             self._wait_for_room()
+            if self._lifecycle is not None:
+                self._lifecycle.between_batches()  # a reloaded model serves from here on
             batch = self._fetch()
             if batch is not None:
                 self._last_activity = time.monotonic()
@@ -200,6 +210,8 @@ class ScoringLoop:
         if result is None:
             return  # stopping while a dependency is down: nothing produced, nothing stored
         self._metrics.pipeline_seconds.observe(time.perf_counter() - started)
+        if self._lifecycle is not None:
+            self._lifecycle.observe(result.shadow, result.decision, result.shadow_error)
         if result.inference_seconds:
             self._metrics.inference_seconds.observe(result.inference_seconds)
         # False when shutting down under backpressure: the rest of the batch is not
@@ -289,6 +301,8 @@ class ScoringLoop:
     # -- shutdown ---------------------------------------------------------------
     def _shutdown(self) -> int:
         log.info("shutting down: flushing outputs and committing offsets")
+        if self._lifecycle is not None:
+            self._lifecycle.stop()
         self._flush()
         self._commit()
         with contextlib.suppress(RuntimeError):  # already closed

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from consumer.kafka.messages import MessageBatch
 from consumer.ops.metrics import ScorerMetrics
+from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.pipeline import PipelineResult
 from consumer.scoring.schemas import DECISIONS
 from consumer.stream.offsets import OffsetTracker, PendingBatch, TopicPartitionKey
@@ -60,6 +61,8 @@ class OutputWriter:
         stopping: Callable[[], bool],
         on_acknowledged: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        shadow_topic: str | None = None,
+        model_metrics: ModelMetrics | None = None,
     ) -> None:
         self._producer = producer
         self._output_topic = output_topic
@@ -70,6 +73,8 @@ class OutputWriter:
         self._stopping = stopping  # true once stop() was asked or a failure was recorded
         self._on_acknowledged = on_acknowledged
         self._clock = clock
+        self._shadow_topic = shadow_topic
+        self._model_metrics = model_metrics
 
     def produce(self, result: PipelineResult) -> bool:
         """Hand a batch's outcomes to the producer; False if stopping left some unproduced
@@ -95,7 +100,31 @@ class OutputWriter:
                 self._dlq_topic, src.value, src.key, d.headers(), src.timestamp_ms or 0, on_delivery
             ):
                 return False
+        self._produce_shadow(result, keys)
         return True
+
+    def _produce_shadow(self, result: PipelineResult, keys: list[bytes | None] | None) -> None:
+        """The challenger's scores, fire and forget: not waited for, not committed on;
+        a shadow record that cannot be produced is counted and dropped, never fatal."""
+        if self._shadow_topic is None or not result.shadow_values:
+            return
+        for j, value in enumerate(result.shadow_values):
+            i = int(result.rows[j])
+            key = keys[i] if keys is not None else result.batch.record(i).key
+            try:
+                self._producer.produce(
+                    self._shadow_topic, value, key, on_delivery=self._shadow_delivered
+                )
+            except (BufferError, KafkaException):
+                self._shadow_failed()
+
+    def _shadow_delivered(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None:
+            self._shadow_failed()
+
+    def _shadow_failed(self) -> None:
+        if self._model_metrics is not None:
+            self._model_metrics.shadow_errors.labels(kind="produce").inc()
 
     def _send(
         self,
@@ -157,6 +186,10 @@ class OutputWriter:
             m.latency.observe_many(np.maximum(0.0, now - stamps / 1000), "record_timestamp")
         for d in result.dead_letters:
             m.dead_letters.labels(stage=d.stage, reason=d.reason).inc()
+        if self._model_metrics is not None:
+            for index, model in enumerate(result.models):
+                mine = result.decision[result.model_index == index]
+                self._model_metrics.count_decisions(model.version, mine)
         self._on_acknowledged()
 
 

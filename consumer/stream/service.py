@@ -15,12 +15,14 @@ from consumer.config import add_kafka_passthrough, add_options
 from consumer.kafka.topics import check_topics
 from consumer.ops import logs
 from consumer.ops.metrics import ScorerMetrics
+from consumer.ops.model_lifecycle import ModelLifecycle
+from consumer.ops.model_metrics import ModelMetrics
 from consumer.ops.server import OpsServer
 from consumer.scoring.codec import Codec, PlainAvroCodec
 from consumer.scoring.errors import ConfigError
-from consumer.scoring.model import load_model
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable, registry_client
+from consumer.scoring.routing import load_models
 from consumer.stream.clients import ClientHooks, make_clients
 from consumer.stream.commits import OffsetCommitter
 from consumer.stream.lag import LagTracker
@@ -89,9 +91,9 @@ def build_scorer(
     settings: RunSettings, codec: Codec | None = None, metrics: ScorerMetrics | None = None
 ) -> tuple[ScoringLoop, ScorerMetrics]:
     """Model, clients, pipeline and loop, checked; raises ConfigError/ModelError with one line."""
-    model = load_model(settings.model, settings.inference_threads)
+    threads = settings.inference_threads
+    models = load_models(settings, threads)
     metrics = metrics or ScorerMetrics()
-    metrics.model_info.labels(name=model.name, version=model.version).set(1)
     offsets = OffsetTracker()
     hooks = ClientHooks(
         metrics=metrics,
@@ -104,12 +106,21 @@ def build_scorer(
         committer=OffsetCommitter(offsets, metrics, settings.commit_interval_ms / 1000),
     )
     consumer, producer = make_clients(settings, hooks)
-    check_topics(
-        settings.kafka.admin_config(),
-        [settings.input_topic, settings.output_topic, settings.dlq_topic],
-    )
+    topics = [settings.input_topic, settings.output_topic, settings.dlq_topic]
+    check_topics(settings.kafka.admin_config(), topics + [t for t in [settings.shadow_topic] if t])
     pipeline = ScoringPipeline(
-        codec or make_codec(settings), model, reason_codes=settings.reason_codes
+        codec or make_codec(settings),
+        models.champion,
+        reason_codes=settings.reason_codes,
+        models=models,
+    )
+    lifecycle = ModelLifecycle(
+        pipeline,
+        ModelMetrics(metrics.registry),
+        metrics.model_info,
+        directory=settings.model,
+        poll=settings.model_poll_s,
+        threads=threads,
     )
     loop_settings = LoopSettings(
         input_topic=settings.input_topic,
@@ -121,6 +132,7 @@ def build_scorer(
         max_in_flight=settings.max_in_flight,
         exit_when_idle=settings.exit_when_idle,
         flush_timeout=settings.flush_timeout,
+        shadow_topic=settings.shadow_topic,
     )
     loop = ScoringLoop(
         consumer,
@@ -132,6 +144,7 @@ def build_scorer(
         readiness=hooks.readiness,
         offsets=offsets,
         committer=hooks.committer,
+        lifecycle=lifecycle,
     )
     return loop, metrics
 

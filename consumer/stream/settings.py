@@ -10,19 +10,23 @@ from pathlib import Path
 from typing import Any
 
 from consumer.config import (
+    LIFECYCLE_OPTIONS,
     RELIABLE_PRODUCER,
     KafkaSettings,
     Option,
+    check_lifecycle,
     kafka_settings,
     masked,
     non_negative_int,
     nonempty,
+    path,
     port,
     positive_float,
     positive_int,
     resolve,
 )
 from consumer.ops import logs
+from consumer.scoring.errors import ConfigError
 from consumer.scoring.model import default_model_path
 from consumer.stream.loop import MODES
 
@@ -46,7 +50,7 @@ RUN_OPTIONS = (
     Option("--group-id", nonempty, "fraud-consumer", "consumer group id"),
     Option(
         "--model",
-        Path,
+        path,
         None,
         "model file, card, or directory (newest version); unset: "
         "./models, else the checkout's models/",
@@ -121,6 +125,14 @@ RUN_OPTIONS = (
         "(credentials: FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO); unset: plain Avro",
         metavar="URL",
     ),
+    Option(
+        "--shadow-topic",
+        nonempty,
+        None,
+        "with --shadow-model: topic for the challenger's FraudScores (never the output topic)",
+        metavar="TOPIC",
+    ),
+    *LIFECYCLE_OPTIONS,
     Option("--metrics-address", nonempty, "0.0.0.0", "address for /metrics /healthz /readyz"),  # noqa: S104
     Option("--metrics-port", port, 9108, "port for /metrics /healthz /readyz (0: off)"),
     Option("--log-level", str.upper, "INFO", "log level", choices=logs.LEVELS),
@@ -153,12 +165,22 @@ class RunSettings:
     log_level: str
     log_format: str
     registry_config: dict[str, str]
+    shadow_topic: str | None
+    model_poll_s: float
+    shadow_model: Path | None
+    canary_model: Path | None
+    canary_percent: float | None
 
     @classmethod
     def from_args(cls, ns: argparse.Namespace, environ: Mapping[str, str]) -> RunSettings:
         values = resolve(ns, TOPIC_OPTIONS + RUN_OPTIONS, environ)
         values["model"] = values["model"] or default_model_path()
         values["max_in_flight"] = values["max_in_flight"] or 2 * values["max_batch"]
+        check_lifecycle(values)
+        if (values["shadow_model"] is None) != (values["shadow_topic"] is None):
+            raise ConfigError("give --shadow-model and --shadow-topic together")
+        if values["shadow_topic"] in (values["output_topic"], values["dlq_topic"]):
+            raise ConfigError("--shadow-topic must differ from the output and dead-letter topics")
         registry_config = {
             key: environ[name]
             for name, key in REGISTRY_ENV.items()

@@ -111,3 +111,41 @@ def test_option_namespace_has_no_env_leak() -> None:
     ns = build_parser().parse_args(["run"])
     assert isinstance(ns, argparse.Namespace)
     assert ns.max_batch is None  # unset flags stay None so env and defaults apply
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"FRAUD_CANARY_PERCENT": "101"}, "FRAUD_CANARY_PERCENT: must be between 0 and 100"),
+        ({"FRAUD_CANARY_PERCENT": "-1"}, "FRAUD_CANARY_PERCENT: must be between 0 and 100"),
+        ({"FRAUD_CANARY_PERCENT": "half"}, "FRAUD_CANARY_PERCENT"),
+        ({"FRAUD_CANARY_PERCENT": "5"}, "give --canary-model and --canary-percent together"),
+        ({"FRAUD_CANARY_MODEL": "/m/c.json"}, "give --canary-model and --canary-percent"),
+        ({"FRAUD_SHADOW_MODEL": ""}, "FRAUD_SHADOW_MODEL: must not be empty"),
+        ({"FRAUD_MODEL": " "}, "FRAUD_MODEL: must not be empty"),
+        ({"FRAUD_SHADOW_MODEL": "/m/s.json"}, "give --shadow-model and --shadow-topic together"),
+        ({"FRAUD_SHADOW_TOPIC": "t"}, "give --shadow-model and --shadow-topic together"),
+        (
+            {"FRAUD_SHADOW_MODEL": "/m/s.json", "FRAUD_SHADOW_TOPIC": "payments.fraud-scores"},
+            "--shadow-topic must differ from the output and dead-letter topics",
+        ),
+        ({"FRAUD_MODEL_POLL_S": "0"}, "FRAUD_MODEL_POLL_S: must be a finite number greater than 0"),
+    ],
+)
+def test_bad_lifecycle_settings_are_one_clear_error(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        _settings([], env)
+
+
+def test_lifecycle_settings_of_run_and_serve() -> None:
+    from consumer.serve.settings import ServeSettings
+
+    s = _settings(["--canary-model", "/m/c.json", "--canary-percent", "2.5"])
+    assert (s.canary_model, s.canary_percent, s.model_poll_s) == (Path("/m/c.json"), 2.5, 5.0)
+    ns = build_parser().parse_args(["serve", "--shadow-model", "/m/s.json"])
+    served = ServeSettings.from_args(ns, {})
+    assert served.shadow_model == Path("/m/s.json") and served.canary_model is None
+    # what the workers get back from the command's FRAUD_* variables is the same
+    assert ServeSettings.from_env(served.to_env()) == served
+    with pytest.raises(ConfigError, match="give --canary-model and --canary-percent"):
+        ServeSettings.from_args(build_parser().parse_args(["serve", "--canary-percent", "3"]), {})

@@ -191,3 +191,26 @@ def test_topic_output(
     assert len(scores) == 270
     dead = read_all(bootstrap, dlq)
     assert {dead_letter_source(m.headers()) for m in dead} == sent.malformed
+
+
+def test_a_topic_range_is_compared_by_the_fraud_pattern_its_headers_carry(
+    bootstrap: str,
+    topics: Callable[[int], tuple[str, str, str]],
+    tmp_path: Path,
+    model_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inp, _out, _dlq = topics(2)
+    sent = ["produce", "--bootstrap-servers", bootstrap, "--topic", inp, "--count", "3000",
+            "--fraud-rate", "0.2", "--seed", "6"]  # fmt: skip
+    assert main(sent) == 0
+    capsys.readouterr()
+    args = ["--from-topic", inp, "--output", str(tmp_path / "s.avro"),
+            "--compare-model", str(model_dir / "fraud-lgbm-1.1.0.json")]  # fmt: skip
+    assert _batch(bootstrap, *args) == 0
+    printed = capsys.readouterr().out
+    after = printed[printed.index("by label") :].splitlines()[3:]  # past its two headings
+    table = [line for line in after[: next(i for i, t in enumerate(after) if t[:2] != "  ")]]
+    labels = {line.split()[0]: int(line.split()[1].replace(",", "")) for line in table}
+    assert labels["legit"] > 2000 and len(labels) >= 3  # legit and fraud patterns
+    assert sum(labels.values()) == 3000

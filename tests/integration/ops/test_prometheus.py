@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.devtools.broker import free_port
+from consumer.kafka.topics import ensure_topics
 from tests.conftest import ROOT
 from tests.integration.helpers import Scorer, make_values, new_group, produce
 from tests.integration.serve.server import serving, transactions
@@ -53,13 +54,21 @@ def _eventually(check: Callable[[], bool], what: str, timeout: float = 60) -> No
 
 
 def test_prometheus_scrapes_the_scorer_and_every_query_names_real_metrics(
-    bootstrap: str, topics: Callable[[int], tuple[str, str, str]], tmp_path: Path
+    bootstrap: str, topics: Callable[[int], tuple[str, str, str]], tmp_path: Path, model_dir: Path
 ) -> None:
     prometheus = require("prometheus", "apt-get install prometheus")
     names = topics(2)
+    shadow_topic = names[0] + ".shadow"
+    ensure_topics({"bootstrap.servers": bootstrap}, {shadow_topic: 2})
     produce(bootstrap, names[0], make_values(2000, malformed_every=20))
-    scorer = Scorer(bootstrap, names, new_group(), tmp_path, metrics=True)
-    api_context = serving(tmp_path, workers=2)
+    challenger = str(model_dir / "fraud-lgbm-1.1.0.json")
+    # a canary and a shadow, so that the model lifecycle's metrics are there to query
+    lifecycle = ("--model", str(model_dir), "--canary-model", challenger, "--canary-percent", "10")
+    scorer = Scorer(
+        bootstrap, names, new_group(), tmp_path, *lifecycle, "--shadow-model", challenger,
+        "--shadow-topic", shadow_topic, metrics=True,
+    )  # fmt: skip
+    api_context = serving(tmp_path, *lifecycle, "--shadow-model", challenger, workers=2)
     api = api_context.__enter__()
     try:
         for body in (transactions(5), [{"transaction_id": "x"}]):  # scored and invalid
