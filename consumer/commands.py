@@ -37,6 +37,7 @@ DEMO_OPTIONS = (
     Option("--malformed-fraction", fraction, 0.01, "share of malformed events"),
     Option("--scorers", positive_int, 2, "scorer processes in the consumer group"),
     Option("--partitions", positive_int, 6, "input topic partitions"),
+    Option("--batch-rows", positive_int, 300_000, "rows of the batch prediction part"),
 )
 
 

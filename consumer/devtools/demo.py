@@ -7,8 +7,14 @@
 4. let the scorers exit when idle, read every topic back and report: events in, scored,
    dead-lettered by reason, decisions, fraud caught against the generator's labels,
    throughput, latency, and whether every input offset ended in exactly one place;
-5. start the HTTP scoring API, score one transaction and an array with a bad item, and
-   put a short load on it.
+   Model lifecycle along the way: the scorers serve 1.0.0 from a model directory with a
+   freshly trained 1.1.0 as a shadow (its scores to a topic of their own); halfway
+   through the live traffic 1.1.0 is promoted by renaming CURRENT and the scorers take
+   it over without a restart; afterwards CURRENT is rolled back;
+5. batch prediction: a Parquet file scored into a dataset on every core, 1.0.0 compared
+   with 1.1.0 (decisions, score shift, by fraud pattern);
+6. start the HTTP scoring API with 1.1.0 as a canary for 20% of cards, score one
+   transaction and an array with a bad item, and put a short load on it.
 """
 
 from __future__ import annotations
@@ -26,9 +32,13 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.devtools.broker import EmbeddedBroker, free_port
 from consumer.devtools.demo_api import run_api_demo
+from consumer.devtools.demo_batch import run_batch_demo
+from consumer.devtools.demo_models import CHALLENGER, CHAMPION, prepare_models, promote
 from consumer.devtools.demo_report import DemoReport, read_topics
 from consumer.kafka.topics import ensure_topics
 from consumer.stream.settings import DEFAULT_DLQ, DEFAULT_INPUT, DEFAULT_OUTPUT
+
+SHADOW_TOPIC = DEFAULT_OUTPUT + ".shadow"
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class DemoSpec:
     malformed_fraction: float
     scorers: int
     partitions: int
+    batch_rows: int = 300_000
 
 
 def _say(text: str) -> None:
@@ -158,11 +169,27 @@ def run_demo(spec: DemoSpec) -> int:
         }
         ensure_topics(
             {"bootstrap.servers": broker.bootstrap_servers},
-            {DEFAULT_INPUT: spec.partitions, DEFAULT_OUTPUT: spec.partitions, DEFAULT_DLQ: 1},
+            {
+                DEFAULT_INPUT: spec.partitions,
+                DEFAULT_OUTPUT: spec.partitions,
+                DEFAULT_DLQ: 1,
+                SHADOW_TOPIC: spec.partitions,
+            },
         )
         _say(
             f"- topics {DEFAULT_INPUT} ({spec.partitions} partitions), {DEFAULT_OUTPUT}, "
-            f"{DEFAULT_DLQ}"
+            f"{DEFAULT_DLQ}, {SHADOW_TOPIC}"
+        )
+        models, trained = prepare_models(workdir)
+        _say(
+            f"- models in {models}: {CHAMPION} serving (CURRENT), challenger {CHALLENGER} "
+            f"trained in {trained:.0f}s on other synthetic data; the scorers shadow it"
+        )
+        env.update(
+            FRAUD_MODEL=str(models),
+            FRAUD_MODEL_POLL_S="1",
+            FRAUD_SHADOW_MODEL=str(models / CHALLENGER),
+            FRAUD_SHADOW_TOPIC=SHADOW_TOPIC,
         )
 
         producer_log = workdir / "producer.log"
@@ -189,19 +216,33 @@ def run_demo(spec: DemoSpec) -> int:
             env, live_count, spec.rate, 2, spec.malformed_fraction, spec.partitions, producer_log
         )
         live_started = time.monotonic()
+        promoted = False
         while live.poll() is None:
             time.sleep(5)
             _say(_progress(scorers, live_started))
+            if not promoted and time.monotonic() - live_started >= spec.duration / 2:
+                promote(models, CHALLENGER)
+                promoted = True
+                _say(
+                    f"- promoted {CHALLENGER}: CURRENT renamed; the scorers load it and "
+                    "swap it in between two batches, no restart"
+                )
         _say("- producer done; scorers exit after 5s idle")
         codes = scorers.wait(60)
         _say(f"- scorer exit codes: {codes}")
 
         _say("- reading every topic back")
-        data = read_topics(broker.bootstrap_servers, DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ)
+        data = read_topics(
+            broker.bootstrap_servers, DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ, SHADOW_TOPIC
+        )
     report = DemoReport(data, backlog_size=spec.backlog)
     _say("")
     _say(report.render())
     ok = report.accounted_for and all(c == 0 for c in codes) and live.returncode == 0
     _say("")
-    ok = run_api_demo(workdir, _say) and ok
+    promote(models, CHAMPION)
+    _say(f"- rolled back: CURRENT names {CHAMPION} again")
+    ok = run_batch_demo(workdir, models, CHALLENGER, _say, spec.batch_rows) and ok
+    _say("")
+    ok = run_api_demo(workdir, _say, models, CHALLENGER) and ok
     return 0 if ok else 1

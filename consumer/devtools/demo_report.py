@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from consumer.devtools.demo_models import model_lines
 from consumer.kafka.topics import read_all
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.deadletter import DLQ_HEADER_PREFIX, dead_letter_source
@@ -22,9 +23,16 @@ class TopicData:
     input_ts: dict[Position, int] = field(default_factory=dict)
     scores: list[dict[str, Any]] = field(default_factory=list)
     dead: list[tuple[Position, str]] = field(default_factory=list)  # (position, stage/reason)
+    shadow: list[dict[str, Any]] = field(default_factory=list)  # the shadow's FraudScores
 
 
-def read_topics(bootstrap: str, input_topic: str, output_topic: str, dlq_topic: str) -> TopicData:
+def read_topics(
+    bootstrap: str,
+    input_topic: str,
+    output_topic: str,
+    dlq_topic: str,
+    shadow_topic: str | None = None,
+) -> TopicData:
     data = TopicData()
     for msg in read_all(bootstrap, input_topic):
         pos = (msg.partition(), msg.offset())
@@ -42,6 +50,8 @@ def read_topics(bootstrap: str, input_topic: str, output_topic: str, dlq_topic: 
         h = header_text(msg.headers(), DLQ_HEADER_PREFIX)
         reason = f"{h.get('dlq.error.stage')}/{h.get('dlq.error.reason')}"
         data.dead.append((dead_letter_source(msg.headers()), reason))
+    if shadow_topic is not None:
+        data.shadow = [codec.decode_score(m.value()) for m in read_all(bootstrap, shadow_topic)]
     return data
 
 
@@ -88,6 +98,7 @@ class DemoReport:
             )
         )
         lines += self._fraud_lines()
+        lines += model_lines(d.scores, d.shadow)
         lines += self._speed_lines()
         verdict = (
             "yes"
