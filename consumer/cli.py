@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     from consumer.batch.job import add_batch_parser
     from consumer.commands import add_broker_parser, add_demo_parser, add_train_parser
     from consumer.devtools.dlq import add_dlq_parser
+    from consumer.devtools.model_files import add_model_parser
     from consumer.devtools.produce import add_produce_parser
     from consumer.serve.command import add_serve_parser
     from consumer.stream.service import add_run_parser
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(sub)
     add_batch_parser(sub)
     add_dlq_parser(sub)
+    add_model_parser(sub)
     return parser
 
 

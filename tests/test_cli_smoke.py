@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SUBCOMMANDS = ["run", "produce", "train", "broker", "demo", "batch", "dlq"]
+SUBCOMMANDS = ["run", "serve", "produce", "train", "broker", "demo", "batch", "dlq", "model"]
 
 
 def _script() -> str:
