@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import IO, Any
@@ -21,6 +20,7 @@ from typing import IO, Any
 import pyarrow.parquet as pq
 
 from consumer.batch.chunks import BatchError
+from consumer.ops.atomic_files import write_atomically
 from consumer.scoring.errors import ConfigError
 
 MANIFEST = "_manifest.json"
@@ -129,10 +129,4 @@ class Staging:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_atomically(path, (json.dumps(data, indent=2, sort_keys=True) + "\n").encode())

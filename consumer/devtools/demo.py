@@ -33,8 +33,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from consumer.devtools.broker import EmbeddedBroker, free_port
 from consumer.devtools.demo_api import run_api_demo
 from consumer.devtools.demo_batch import run_batch_demo
-from consumer.devtools.demo_models import CHALLENGER, CHAMPION, prepare_models, promote
+from consumer.devtools.demo_models import CHALLENGER, CHAMPION, prepare_models
 from consumer.devtools.demo_report import DemoReport, read_topics
+from consumer.devtools.model_files import write_current
 from consumer.kafka.topics import ensure_topics
 from consumer.stream.settings import DEFAULT_DLQ, DEFAULT_INPUT, DEFAULT_OUTPUT
 
@@ -221,7 +222,7 @@ def run_demo(spec: DemoSpec) -> int:
             time.sleep(5)
             _say(_progress(scorers, live_started))
             if not promoted and time.monotonic() - live_started >= spec.duration / 2:
-                promote(models, CHALLENGER)
+                write_current(models, CHALLENGER)
                 promoted = True
                 _say(
                     f"- promoted {CHALLENGER}: CURRENT renamed; the scorers load it and "
@@ -240,7 +241,7 @@ def run_demo(spec: DemoSpec) -> int:
     _say(report.render())
     ok = report.accounted_for and all(c == 0 for c in codes) and live.returncode == 0
     _say("")
-    promote(models, CHAMPION)
+    write_current(models, CHAMPION)
     _say(f"- rolled back: CURRENT names {CHAMPION} again")
     ok = run_batch_demo(workdir, models, CHALLENGER, _say, spec.batch_rows) and ok
     _say("")

@@ -4,14 +4,14 @@ outputs say about it (scores by model version, the switch, the shadow's agreemen
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from consumer.scoring.model import default_model_path, resolve_card_path
+from consumer.devtools.model_files import publish
+from consumer.scoring.model import default_model_path
 from consumer.training.train import TrainingSpec, train
 
 CHAMPION, CHALLENGER = "fraud-lgbm-1.0.0.json", "fraud-lgbm-1.1.0.json"
@@ -21,21 +21,10 @@ def prepare_models(workdir: Path) -> tuple[Path, float]:
     """workdir/models: the shipped 1.0.0 (CURRENT) and a challenger 1.1.0 trained on
     other synthetic data; returns the directory and the seconds training took."""
     directory = workdir / "models"
-    directory.mkdir()
-    card = resolve_card_path(default_model_path() / CHAMPION)
-    for path in (card, card.with_suffix(".txt")):
-        shutil.copy(path, directory)
-    promote(directory, CHAMPION)
+    publish(default_model_path() / CHAMPION, directory)  # the first model: named in CURRENT
     started = time.monotonic()
     train(TrainingSpec(version="1.1.0", rows=150_000, seed=7, max_rounds=200), directory)
     return directory, time.monotonic() - started
-
-
-def promote(directory: Path, card: str) -> None:
-    """What an operator does: write CURRENT.tmp, rename it over CURRENT."""
-    tmp = directory / "CURRENT.tmp"
-    tmp.write_text(card + "\n")
-    tmp.replace(directory / "CURRENT")
 
 
 def model_lines(scores: list[dict[str, Any]], shadow: list[dict[str, Any]]) -> list[str]:

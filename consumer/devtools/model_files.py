@@ -15,12 +15,11 @@ promotes it by accident.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from consumer.ops.atomic_files import write_atomically
 from consumer.scoring.errors import ConfigError, ModelError
 from consumer.scoring.model import load_model, resolve_card_path
 
@@ -69,25 +68,11 @@ def _holds_a_model(directory: Path) -> bool:
 
 def _copy_in(source: Path, directory: Path) -> None:
     """``source`` into ``directory`` under its own name, appearing whole or not at all."""
-    tmp = directory / f".{source.name}.tmp-{os.getpid()}"
-    try:
-        shutil.copyfile(source, tmp)
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        tmp.replace(directory / source.name)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(directory / source.name, source.read_bytes())
 
 
 def write_current(directory: Path, card: str) -> None:
-    tmp = directory / f"{CURRENT}.tmp-{os.getpid()}"
-    try:
-        tmp.write_text(card + "\n")
-        with tmp.open("rb") as f:
-            os.fsync(f.fileno())
-        tmp.replace(directory / CURRENT)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(directory / CURRENT, (card + "\n").encode())
 
 
 def publish(source: Path, directory: Path, promote: bool = False, if_empty: bool = False) -> str:

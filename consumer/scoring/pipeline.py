@@ -279,7 +279,7 @@ class ScoringPipeline:
             shadow_error=s.shadow_error,
         )
         if s.shadow is not None:
-            self._shadow_outputs(result, s.shadow, take(scores, np.flatnonzero(keep)), keep)
+            self._shadow_outputs(result, s.shadow, scores, keep)
         failures.sort(key=lambda f: f[0])
         result.dead_letters = [self._dead(batch, i, e, now_ms) for i, e in failures]
         return result
@@ -291,12 +291,15 @@ class ScoringPipeline:
         scores: ScoreColumns,
         keep: npt.NDArray[np.bool_],
     ) -> None:
-        """The shadow's scores for the records the champion scored, encoded apart."""
+        """The shadow's scores for the records the champion scored, encoded apart
+        (``scores``: the champion's columns, reused; the result holds its own copies)."""
         result.shadow = ShadowScores(
             shadow.model, shadow.score[keep], shadow.decision[keep], shadow.reasons[keep]
         )
-        if not self._encode or not len(scores):
+        if not self._encode or not keep.any():
             return
+        if not keep.all():
+            scores = take(scores, np.flatnonzero(keep))
         scores.score, scores.decision = result.shadow.score, result.shadow.decision
         scores.reasons = result.shadow.reasons
         try:

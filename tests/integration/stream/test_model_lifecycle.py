@@ -85,7 +85,9 @@ def _wait_for_versions(
         time.sleep(0.5)
 
 
-def _versions_by_partition(got: dict[tuple[int, int], list[dict[str, object]]]) -> dict:  # type: ignore[type-arg]
+def _versions_by_partition(
+    got: dict[tuple[int, int], list[dict[str, object]]],
+) -> dict[int, list[str]]:
     by: dict[int, list[str]] = {}
     for (p, _o), (score,) in sorted(got.items()):
         by.setdefault(p, []).append(str(score["model_version"]))
