@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 # (Re)install when pyproject.toml or a native (Cython) source changes; the editable install
 # picks up Python edits by itself, and builds the native parts in place.
-$(STAMP): pyproject.toml setup.py $(wildcard consumer/scoring/*.pyx)
+$(STAMP): pyproject.toml setup.py $(wildcard consumer/scoring/*.pyx consumer/scoring/*/*.pyx)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'  # ray: the batch engine's tests

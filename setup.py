@@ -10,7 +10,14 @@ from setuptools import Extension, setup
 
 EXTENSIONS = [
     Extension(f"consumer.scoring.{name}", [f"consumer/scoring/{name}.pyx"])
-    for name in ("_avro", "_treeshap", "_columns")
+    for name in ("_avro", "_score_encoder", "_treeshap", "_columns")
+] + [
+    # Card history features: bit-identical to their definition, so no fused multiply-add.
+    Extension(
+        "consumer.scoring.history._kernel",
+        ["consumer/scoring/history/_kernel.pyx"],
+        extra_compile_args=["-ffp-contract=off"],
+    ),
 ]
 
 setup(

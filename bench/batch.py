@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from consumer.batch.arrow_columns import to_columns
+from consumer.batch.sources.arrow_columns import to_columns
 from consumer.cli import main as cli
 from consumer.scoring.features import feature_matrix
-from consumer.scoring.model import load_model
+from consumer.scoring.models import load_model
 from consumer.scoring.validation import validate
 
 MODELS = Path(__file__).resolve().parent.parent / "models"

@@ -31,7 +31,7 @@ from consumer.devtools.faults import KINDS, malformed_value
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.features import feature_matrix
-from consumer.scoring.model import load_model
+from consumer.scoring.models import Models, load_model
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawBatch, RawRecord
 from consumer.scoring.stage_timer import StageTimer
@@ -96,8 +96,8 @@ def main() -> None:
         f"LightGBM threads {args.threads or 'all'}, batches of {args.batch}"
     )
 
-    with_rc = ScoringPipeline(codec, model, reason_codes=3)
-    without_rc = ScoringPipeline(codec, model, reason_codes=0)
+    with_rc = ScoringPipeline(codec, Models(model), reason_codes=3)
+    without_rc = ScoringPipeline(codec, Models(model), reason_codes=0)
     batches = _batches(records, args.batch)
     with_rc.process(batches[0])  # warm up
     tables = {

@@ -399,19 +399,17 @@ def scorer_backlog(procs: Processes, events: int, parts: int) -> tuple[list[Row]
 
 def live_window(
     procs: Processes,
-    broker: EmbeddedBroker,
+    produce: list[str],
     samplers: tuple[Sampler, Sampler],
     port: int,
-    rate: int,
+    count: int,
     seconds: float,
-    seed: int,
-    parts: int,
 ) -> tuple[float, float, float, Sample]:
-    """Produce at ``rate`` for ``seconds``; events/s, scorer and broker cores, end sample."""
+    """Run ``produce`` (``count`` events over ``seconds``); events/s, scorer and broker
+    cores, end sample."""
     scorer, tansu = samplers
-    count = int(rate * seconds)
     base = acknowledged(port)
-    producer = procs.start(producer_argv(broker, count, rate, seed, parts), "produce.log", {})
+    producer = procs.start(produce, "produce.log", {})
     time.sleep(3.0)  # the producer's startup and the first second of traffic
     a0, s0 = acknowledged(port), scorer.mark()
     time.sleep(seconds - 5.0)
@@ -421,7 +419,8 @@ def live_window(
     deadline = time.time() + 60
     while acknowledged(port) < base + count:
         if time.time() > deadline:
-            raise SystemExit(f"scorer did not catch up at {rate}/s; see {procs.work}")
+            rate = count / seconds
+            raise SystemExit(f"scorer did not catch up at {rate:,.0f}/s; see {procs.work}")
         time.sleep(0.2)
     return (
         (a1 - a0) / (s1.t - s0.t),
@@ -456,8 +455,10 @@ def scorer_live(
             )
         seen: set[int] = set()
         for i, rate in enumerate(rates):
+            count = int(rate * seconds)
+            produce = producer_argv(broker, count, rate, 10 + i, parts)
             rate_s, cores_s, broker_s, end = live_window(
-                procs, broker, (scorer, tansu), port, rate, seconds, 10 + i, parts
+                procs, produce, (scorer, tansu), port, count, seconds
             )
             label = f"live {rate:,}/s" + (" with shadow model" if shadow else "")
             label += " (again)" if rate in seen else ""

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from consumer.devtools.broker import free_port
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import load_model
+from consumer.scoring.models import Models, load_model
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawBatch, RawRecord
 from consumer.training.generator import TransactionGenerator
@@ -94,7 +94,7 @@ def _ready(url: str, proc: subprocess.Popen[bytes], path: str) -> None:
 def _pipeline_rate(records: list[dict[str, object]]) -> float:
     model = load_model(HERE.parent / "models", threads=1)
     codec = PlainAvroCodec()
-    pipeline = ScoringPipeline(codec, model)
+    pipeline = ScoringPipeline(codec, Models(model))
     raw = [RawRecord("b", 0, i, None, codec.encode_transaction(r)) for i, r in enumerate(records)]
     batches = [RawBatch(raw[i : i + 100]) for i in range(0, len(raw), 100)]
     started = time.perf_counter()

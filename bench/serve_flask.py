@@ -19,7 +19,7 @@ from flask import Flask, Response, jsonify, request
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from consumer.scoring.model import load_model
+from consumer.scoring.models import load_model
 from tests.oracle.per_row import feature_row
 
 app = Flask(__name__)

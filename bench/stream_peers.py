@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from confluent_kafka import Consumer, Producer
 
-from consumer.config import RELIABLE_PRODUCER
+from consumer.kafka.settings import RELIABLE_PRODUCER
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import load_model
+from consumer.scoring.models import load_model
 from tests.oracle import per_row
 
 

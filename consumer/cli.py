@@ -8,18 +8,22 @@ import sys
 from collections.abc import Sequence
 
 from consumer import __version__
-from consumer.config import environ
 from consumer.ops import logs
+from consumer.options import environ
 from consumer.scoring.errors import ConfigError, FraudConsumerError, ModelError
 
 log = logging.getLogger("consumer")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from consumer.batch.job import add_batch_parser
-    from consumer.commands import add_broker_parser, add_demo_parser, add_train_parser
+    from consumer.batch.command import add_batch_parser
+    from consumer.commands import (
+        add_broker_parser,
+        add_demo_parser,
+        add_model_parser,
+        add_train_parser,
+    )
     from consumer.devtools.dlq import add_dlq_parser
-    from consumer.devtools.model_files import add_model_parser
     from consumer.devtools.produce import add_produce_parser
     from consumer.serve.command import add_serve_parser
     from consumer.stream.service import add_run_parser

@@ -1,4 +1,5 @@
-"""The small subcommands: train, broker, demo (the scorer's `run` lives in app.py)."""
+"""The small subcommands: train, broker, demo, model (the scorer's `run` is in
+stream/service.py, the API's `serve` in serve/command.py, `batch` in batch/job.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from consumer.config import (
+from consumer.options import (
     Option,
     add_options,
     fraction,
@@ -27,6 +28,14 @@ TRAIN_OPTIONS = (
     Option("--rows", positive_int, 500_000, "synthetic events to generate"),
     Option("--seed", int, 42, "generator seed"),
     Option("--fraud-rate", fraction, 0.01, "share of fraudulent events"),
+    Option(
+        "--feature-set",
+        str,
+        "per-event",
+        "per-event, or card-history-v1: card history and merchant risk (trains the "
+        "per-event baseline too on the same events and prints what history adds)",
+        choices=("per-event", "card-history-v1"),
+    ),
     Option("--out", Path, Path("models"), "directory for the model file and card", metavar="DIR"),
 )
 BROKER_OPTIONS = (Option("--port", port, 9092, "port on 127.0.0.1 (0: any free port)"),)
@@ -63,9 +72,12 @@ def train_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         rows=v["rows"],
         seed=v["seed"],
         fraud_rate=v["fraud_rate"],
+        feature_set=v["feature_set"],
     )
     card = train(spec, v["out"], overwrite=ns.force)
     m = card.metrics
+    if "uplift_table" in m:
+        print(m["uplift_table"])
     print(
         f"{card.name}-{card.version}: holdout ROC-AUC {m['holdout_roc_auc']:.4f}, "
         f"PR-AUC {m['holdout_pr_auc']:.4f}; thresholds review {card.thresholds.review:.4f}, "
@@ -121,3 +133,57 @@ def demo_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     from consumer.devtools.demo import DemoSpec, run_demo
 
     return run_demo(DemoSpec(**resolve(ns, DEMO_OPTIONS, environ)))
+
+
+def add_model_parser(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "model",
+        help="publish a model into a served model directory; promote or roll back",
+        description="Copy a verified model into the directory `run` and `serve` read "
+        "(--model DIR) and name it in CURRENT, every step atomic.",
+    )
+    commands = p.add_subparsers(dest="model_command", required=True, metavar="ACTION")
+    pub = commands.add_parser(
+        "publish",
+        help="copy a model (card or directory) into DIR, verified",
+        description="Verify SOURCE (a card, a model file, or a directory: what it serves), "
+        "copy its model file and card into --to, verify the copies; with --promote, "
+        "name it in CURRENT.",
+    )
+    pub.add_argument("source", type=Path, metavar="SOURCE")
+    pub.add_argument("--to", type=Path, required=True, metavar="DIR", help="the model directory")
+    pub.add_argument("--promote", action="store_true", help="then name it in CURRENT")
+    pub.add_argument(
+        "--if-empty",
+        action="store_true",
+        help="do nothing if DIR already holds a model (seeding a new volume)",
+    )
+    pub.set_defaults(handler=publish_command)
+    pro = commands.add_parser(
+        "promote",
+        help="name a card of DIR in CURRENT (a rollback names the old one)",
+        description="Verify DIR/CARD, then rename a new CURRENT naming it over the old.",
+    )
+    pro.add_argument(
+        "card", metavar="CARD", help="a card file name in DIR, e.g. fraud-lgbm-1.1.0.json"
+    )
+    pro.add_argument("--dir", type=Path, required=True, metavar="DIR", help="the model directory")
+    pro.set_defaults(handler=promote_command)
+
+
+def publish_command(ns: argparse.Namespace, _environ: Mapping[str, str]) -> int:
+    from consumer.scoring.models.publishing import publish
+
+    print(publish(ns.source, ns.to, ns.promote, ns.if_empty))
+    return 0
+
+
+def promote_command(ns: argparse.Namespace, _environ: Mapping[str, str]) -> int:
+    from consumer.scoring.errors import ModelError
+    from consumer.scoring.models.publishing import promote
+
+    try:
+        print(promote(ns.dir, ns.card))
+    except ModelError as exc:
+        raise ModelError(f"not promoted: {exc}") from None
+    return 0

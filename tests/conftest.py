@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import FraudModel, load_model
+from consumer.scoring.models import FraudModel, load_model
 from consumer.training.generator import LabelledTransaction, TransactionGenerator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +35,15 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     other data, with CURRENT naming 1.0.0 (promotion tests rename another over it)."""
     import shutil
 
+    from consumer.training.fit import Policy
     from consumer.training.train import TrainingSpec, train
 
     directory = tmp_path_factory.mktemp("models")
     for f in MODELS.glob("fraud-lgbm-1.0.0.*"):
         shutil.copy(f, directory / f.name)
-    train(TrainingSpec(version="1.1.0", rows=60_000, seed=5, max_rounds=120), directory)
+    train(
+        TrainingSpec(version="1.1.0", rows=60_000, seed=5, policy=Policy(max_rounds=120)), directory
+    )
     (directory / "CURRENT").write_text("fraud-lgbm-1.0.0.json\n")
     return directory
 

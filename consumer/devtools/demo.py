@@ -35,8 +35,8 @@ from consumer.devtools.demo_api import run_api_demo
 from consumer.devtools.demo_batch import run_batch_demo
 from consumer.devtools.demo_models import CHALLENGER, CHAMPION, prepare_models
 from consumer.devtools.demo_report import DemoReport, read_topics
-from consumer.devtools.model_files import write_current
 from consumer.kafka.topics import ensure_topics
+from consumer.scoring.models import write_current
 from consumer.stream.settings import DEFAULT_DLQ, DEFAULT_INPUT, DEFAULT_OUTPUT
 
 SHADOW_TOPIC = DEFAULT_OUTPUT + ".shadow"

@@ -10,8 +10,9 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from consumer.devtools.model_files import publish
-from consumer.scoring.model import default_model_path
+from consumer.scoring.models import default_model_path
+from consumer.scoring.models.publishing import publish
+from consumer.training.fit import Policy
 from consumer.training.train import TrainingSpec, train
 
 CHAMPION, CHALLENGER = "fraud-lgbm-1.0.0.json", "fraud-lgbm-1.1.0.json"
@@ -23,7 +24,10 @@ def prepare_models(workdir: Path) -> tuple[Path, float]:
     directory = workdir / "models"
     publish(default_model_path() / CHAMPION, directory)  # the first model: named in CURRENT
     started = time.monotonic()
-    train(TrainingSpec(version="1.1.0", rows=150_000, seed=7, max_rounds=200), directory)
+    train(
+        TrainingSpec(version="1.1.0", rows=150_000, seed=7, policy=Policy(max_rounds=200)),
+        directory,
+    )
     return directory, time.monotonic() - started
 
 

@@ -13,6 +13,7 @@ from consumer.kafka.topics import read_all
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.deadletter import DLQ_HEADER_PREFIX, dead_letter_source
 from consumer.scoring.records import header_text
+from consumer.scoring.schemas import DECISIONS
 
 Position = tuple[int, int]  # (partition, offset) of an input record
 
@@ -93,8 +94,7 @@ class DemoReport:
         lines.append(
             "Decisions        "
             + "  ".join(
-                f"{k} {decisions[k]:,} ({_pct(decisions[k], len(d.scores))})"
-                for k in ("APPROVE", "REVIEW", "DECLINE")
+                f"{k} {decisions[k]:,} ({_pct(decisions[k], len(d.scores))})" for k in DECISIONS
             )
         )
         lines += self._fraud_lines()

@@ -17,16 +17,9 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from consumer.config import (
-    RELIABLE_PRODUCER,
-    Option,
-    add_kafka_passthrough,
-    add_options,
-    kafka_settings,
-    nonempty,
-    resolve,
-)
+from consumer.kafka.settings import RELIABLE_PRODUCER, add_kafka_passthrough, kafka_settings
 from consumer.kafka.topics import TopicWriter, read_all
+from consumer.options import Option, add_options, nonempty, resolve
 from consumer.scoring.deadletter import DLQ_HEADER_PREFIX, original_headers
 from consumer.scoring.errors import ConfigError
 from consumer.scoring.records import header_text

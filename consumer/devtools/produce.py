@@ -22,24 +22,22 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consumer.batch.arrow_tables import TRANSACTION_SCHEMA as TRANSACTION_ARROW_SCHEMA
-from consumer.batch.arrow_tables import transaction_table
-from consumer.batch.avro_files import AvroFileSink
-from consumer.batch.labels import PATTERN_COLUMN
-from consumer.config import (
-    RELIABLE_PRODUCER,
+from consumer.batch.reports.labels import PATTERN_COLUMN
+from consumer.batch.sinks.avro_file import AvroFileSink
+from consumer.batch.sinks.tables import TRANSACTION_SCHEMA as TRANSACTION_ARROW_SCHEMA
+from consumer.batch.sinks.tables import transaction_table
+from consumer.devtools import faults
+from consumer.kafka.settings import RELIABLE_PRODUCER, add_kafka_passthrough, kafka_settings
+from consumer.kafka.topics import TopicWriter, ensure_topics
+from consumer.options import (
     Option,
-    add_kafka_passthrough,
     add_options,
     fraction,
-    kafka_settings,
     non_negative_int,
     nonempty,
     positive_int,
     resolve,
 )
-from consumer.devtools import faults
-from consumer.kafka.topics import TopicWriter, ensure_topics
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec
 from consumer.scoring.errors import ConfigError
 from consumer.scoring.records import Headers

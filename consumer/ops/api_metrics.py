@@ -20,6 +20,7 @@ from prometheus_client import (
 )
 
 from consumer.ops.metrics import BATCH_BUCKETS, INFERENCE_BUCKETS
+from consumer.scoring.schemas import DECISIONS
 
 REQUEST_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
@@ -111,7 +112,7 @@ class ApiMetrics:
             self.request_seconds.labels(route=route)
         for status in ("scored", "invalid", "fallback"):
             self.items.labels(status=status)
-        for decision in ("APPROVE", "REVIEW", "DECLINE"):
+        for decision in DECISIONS:
             self.decisions.labels(decision=decision)
         for policy in ("approve", "review", "decline"):
             self.fallbacks.labels(policy=policy)

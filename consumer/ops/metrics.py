@@ -17,6 +17,7 @@ from prometheus_client import (
 )
 
 from consumer.ops.bulk_histogram import BulkHistogram
+from consumer.scoring.schemas import DECISIONS
 
 LATENCY_BUCKETS = (
     0.001,
@@ -183,7 +184,7 @@ class ScorerMetrics:
         )
         for event in ("assign", "revoke", "lost"):
             self.rebalances.labels(event=event)
-        for decision in ("APPROVE", "REVIEW", "DECLINE"):
+        for decision in DECISIONS:
             self.scores.labels(decision=decision)
         for reference in ("event_time", "record_timestamp"):
             self.latency.labels(reference)

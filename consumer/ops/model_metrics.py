@@ -1,5 +1,6 @@
-"""Metrics of the model lifecycle, for the stream and the API alike: reloads, which model
-decided what (champion, canary), and how a shadow compares with the champion.
+"""Metrics of the model lifecycle, for the stream and the API alike: the model serving,
+reloads, which model decided what (champion, canary), and how a shadow compares with the
+champion. ``ModelMetrics`` is the services' ``LifecycleEvents`` (scoring/models).
 
 Labels are bounded: a model version (the handful deployed over a process's life), a
 decision (3), a result, an error kind. In the API's multiprocess mode the shadow score
@@ -14,21 +15,25 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from consumer.ops.bulk_histogram import BulkHistogram
 from consumer.ops.metrics import SCORE_BUCKETS
-
-DECISIONS = ("APPROVE", "REVIEW", "DECLINE")
+from consumer.scoring.models import FraudModel
+from consumer.scoring.outcomes import ShadowScores
+from consumer.scoring.schemas import DECISIONS
 
 
 class ModelMetrics:
-    def __init__(self, registry: CollectorRegistry, multiprocess: bool = False) -> None:
+    def __init__(
+        self, registry: CollectorRegistry, model_info: Gauge, multiprocess: bool = False
+    ) -> None:
         r = registry
         self._multiprocess = multiprocess
+        self._model_info = model_info
         self.reloads = Counter(
             "fraud_model_reloads",
             "Model reload attempts, by result (loaded, failed).",
             ["result"],
             registry=r,
         )
-        self.reload_failed = Gauge(
+        self.reload_failed_flag = Gauge(
             "fraud_model_reload_failed",
             "1 while the last reload attempt failed (the previous model keeps serving).",
             registry=r,
@@ -66,6 +71,33 @@ class ModelMetrics:
         for kind in ("score", "encode", "produce"):
             self.shadow_errors.labels(kind=kind)
 
+    # -- LifecycleEvents ----------------------------------------------------------------
+    def reload_loaded(self) -> None:
+        self.reloads.labels(result="loaded").inc()
+
+    def reload_failed(self) -> None:
+        self.reloads.labels(result="failed").inc()
+        self.reload_failed_flag.set(1)
+
+    def serving(self, new: FraudModel, old: FraudModel | None) -> None:
+        if old is not None:
+            self.reload_failed_flag.set(0)
+            if (old.name, old.version) != (new.name, new.version):
+                # 0 first: in the API's multiprocess mode the value lives in a file that
+                # remove() does not touch
+                self._model_info.labels(name=old.name, version=old.version).set(0)
+                self._model_info.remove(old.name, old.version)
+        self._model_info.labels(name=new.name, version=new.version).set(1)
+
+    def shadow_observed(
+        self, shadow: ShadowScores | None, decision: npt.NDArray[np.int8], error: str | None
+    ) -> None:
+        if shadow is not None:
+            self.shadow_scores(shadow.score, decision, shadow.decision)
+        if error is not None:
+            self.shadow_errors.labels(kind="score").inc()
+
+    # -- counts -------------------------------------------------------------------------
     def count_decisions(self, version: str, decisions: npt.NDArray[np.int8]) -> None:
         counts = np.bincount(decisions, minlength=3)
         for decision, n in zip(DECISIONS, counts, strict=True):

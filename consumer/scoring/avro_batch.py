@@ -1,6 +1,6 @@
 """Batches of Avro values to and from columns, through the strict native codec (``_avro``).
 
-``DecodedBatch`` is what a codec hands the pipeline: the Transactions that decoded, as
+A codec hands the pipeline ``Inputs`` (inputs.py): the Transactions that decoded, as
 columns, the input position of each, and a DecodeError for each value that did not.
 ``ScoreColumns`` is what the pipeline hands a codec to encode: one FraudScore per row.
 """
@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from consumer.scoring import _avro
+from consumer.scoring import _avro, _score_encoder
 from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.errors import DecodeError
+from consumer.scoring.inputs import Inputs
 
 _MESSAGES = {
     "tombstone": "record has no value (tombstone)",
@@ -33,20 +34,14 @@ def decode_error(reason: str, field: str | None) -> DecodeError:
     return DecodeError(reason, _MESSAGES[reason].format(field=field or "value"))
 
 
-@dataclass
-class DecodedBatch:
-    columns: TransactionColumns
-    rows: npt.NDArray[np.int64]  # input position of each decoded row
-    failures: list[tuple[int, DecodeError]]  # input position, why
-
-
-def decode_plain(values: list[bytes | None], skip: int = 0) -> DecodedBatch:
+def decode_plain(values: list[bytes | None], skip: int = 0) -> Inputs:
     """Plain Avro Transactions (after ``skip`` header bytes the caller has checked)."""
-    columns, rows, failures = _avro.decode_values(values, skip)
-    return DecodedBatch(
+    columns, positions, failures = _avro.decode_values(values, skip)
+    return Inputs(
         TransactionColumns.from_dict(columns),
-        rows,
+        positions,
         [(i, decode_error(reason, field)) for i, reason, field in failures],
+        len(values),
     )
 
 
@@ -73,7 +68,7 @@ class ScoreColumns:
 
 def encode_score_columns(s: ScoreColumns, prefix: bytes = b"") -> list[bytes]:
     """Plain Avro FraudScores (each after ``prefix``), byte for byte what fastavro writes."""
-    encoded: list[bytes] = _avro.encode_scores(
+    encoded: list[bytes] = _score_encoder.encode_scores(
         s.transaction_id,
         np.ascontiguousarray(s.score, np.float64),
         np.ascontiguousarray(s.decision, np.int8),

@@ -14,14 +14,14 @@ from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 
 from consumer.scoring.avro_batch import (
-    DecodedBatch,
     ScoreColumns,
     decode_error,
     decode_plain,
     encode_score_columns,
 )
 from consumer.scoring.avro_walk import defect
-from consumer.scoring.errors import DecodeError
+from consumer.scoring.errors import DecodeError, RecordError
+from consumer.scoring.inputs import Inputs
 from consumer.scoring.schemas import (
     CHANNELS,
     DECISIONS,
@@ -53,7 +53,7 @@ Record = dict[str, Any]
 class Codec(Protocol):
     """Turns input values into Transaction columns and scores into FraudScore values."""
 
-    def decode_batch(self, values: list[bytes | None]) -> DecodedBatch: ...
+    def decode_batch(self, values: list[bytes | None]) -> Inputs: ...
 
     def encode_scores(self, scores: ScoreColumns) -> list[bytes]: ...
 
@@ -118,7 +118,7 @@ class PlainAvroCodec:
         self._transaction = parsed(TRANSACTION_SCHEMA)
         self._score = parsed(FRAUD_SCORE_SCHEMA)
 
-    def decode_batch(self, values: list[bytes | None]) -> DecodedBatch:
+    def decode_batch(self, values: list[bytes | None]) -> Inputs:
         """Transactions of ``values`` as columns, strictly (see ``_avro``)."""
         batch = decode_plain(values)
         batch.failures = [(i, _framed_without_registry(values[i], e)) for i, e in batch.failures]
@@ -144,7 +144,7 @@ class PlainAvroCodec:
         return encode_avro(score, self._score)
 
 
-def _framed_without_registry(value: bytes | None, error: DecodeError) -> DecodeError:
+def _framed_without_registry(value: bytes | None, error: RecordError) -> RecordError:
     # A leading 0 that is no plain Transaction (whose first byte would be the length of
     # an empty transaction_id) is the Schema Registry's magic byte.
     if value and value[0] == 0 and error.reason not in ("tombstone", "empty_value"):

@@ -72,6 +72,15 @@ def _version() -> str:
 FEATURE_SET_VERSION = _version()
 
 
+def amount_usd(tx: TransactionColumns) -> npt.NDArray[np.float64]:
+    """Each amount in US dollars at the reference rates; NaN where no rate is known."""
+    c = tx.codes
+    usd: npt.NDArray[np.float64] = (
+        tx.amount_minor.astype(np.float64) / CURRENCY_SCALE[c.currency] * USD_RATE[c.currency]
+    )
+    return usd
+
+
 def feature_matrix(tx: TransactionColumns) -> Matrix:
     """The (rows, len(FEATURE_NAMES)) float64 matrix of validated Transactions."""
     n = len(tx)

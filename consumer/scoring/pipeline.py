@@ -1,12 +1,13 @@
-"""ScoringPipeline: records in, FraudScores and dead letters out. Pure: no Kafka I/O.
+"""ScoringPipeline: inputs in, one outcome per input position out. Pure: no Kafka I/O.
 
 A batch goes through as columns: decode (``codec.decode_batch``: a strict native Avro
 decoder straight into columns), validate (one mask per rule), features (one vectorized
 definition), predict once, decide, explain the flagged rows (TreeSHAP tables), encode
-(native). Failures are isolated per record: a bad record becomes a dead letter and never
-fails, delays or drops the rest of its batch. The stream, the offline batch job, the HTTP
-API and the benchmarks all call this one class: ``process`` for encoded records,
-``score`` for Transactions already in columns (JSON, Parquet).
+(native). Failures are isolated per record: a bad record becomes a failure of its own and
+never fails, delays or drops the rest of its batch. The stream, the offline batch job,
+the HTTP API and the benchmarks all call this one class: ``score`` for Transactions a
+driver has read into columns (``Inputs``: JSON, Parquet), ``process`` for encoded
+records. Both answer ``Outcomes`` (outcomes.py).
 """
 
 from __future__ import annotations
@@ -18,58 +19,51 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from consumer.scoring.avro_batch import ScoreColumns
 from consumer.scoring.codec import Codec
 from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.deadletter import DeadLetter
-from consumer.scoring.errors import FeatureError, RecordError, ScoreError
-from consumer.scoring.features import feature_matrix
-from consumer.scoring.model import FraudModel
+from consumer.scoring.errors import FeatureError, ModelError, ScoreError
+from consumer.scoring.features import FEATURE_NAMES, feature_matrix
+from consumer.scoring.history_context import HistoryContext, history_block
+from consumer.scoring.inputs import Failures, Inputs, IntArray
+from consumer.scoring.models.fraud_model import FraudModel
+from consumer.scoring.models.routing import Models
+from consumer.scoring.outcomes import AT_THE_CLOCK, Outcomes, ScoredAt, ShadowScores
 from consumer.scoring.records import RawBatch, RawRecord, RecordBatch
-from consumer.scoring.results import (
-    Failures,
-    IntArray,
-    Outcome,
-    PipelineResult,
-    Scores,
-    ShadowScores,
-)
-from consumer.scoring.routing import Canary, Models
-from consumer.scoring.score_encoding import encode_by_model, take, with_model
+from consumer.scoring.score_encoding import encode_outcomes, encode_shadow
 from consumer.scoring.stage_timer import StageTimer
 from consumer.scoring.validation import validate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Outcome", "PipelineResult", "Scores", "ScoringPipeline"]
+Matrix = npt.NDArray[np.float64]
 
 
 class ScoringPipeline:
     def __init__(
         self,
         codec: Codec,
-        model: FraudModel,
+        models: Models,
         *,
         reason_codes: int = 3,
+        scored_at: ScoredAt = AT_THE_CLOCK,
         clock: Callable[[], float] = time.time,
-        scored_at: str | int = "clock",
         encode: bool = True,
-        canary: Canary | None = None,
-        shadow: FraudModel | None = None,
-        models: Models | None = None,
+        history: HistoryContext | None = None,
     ) -> None:
-        """``scored_at``: "clock" (now), "event_time" (the event's own time) or fixed epoch ms.
-
-        Batch prediction uses the latter two so that re-runs give identical bytes.
-        ``canary`` decides for its share of cards; ``shadow`` scores every row as well and
-        never decides (routing.py).
-        """
+        """``models``: the champion, and the canary and shadow if any (routing.py).
+        ``encode`` False: the caller writes the score columns itself (files).
+        ``history``: card states and merchant risk, for models of a history feature set;
+        without it such a model is refused (ModelError, one line)."""
+        self._history = history
+        for model in models.all():
+            self.check(model)
         self._codec = codec
-        self._models = models or Models(model, canary, shadow)
+        self._models = models
         self._reason_codes = reason_codes
-        self._clock = clock
         self._scored_at = scored_at
-        self._encode = encode  # False: the caller writes the score columns itself (files)
+        self._clock = clock
+        self._encode = encode
 
     @property
     def model(self) -> FraudModel:
@@ -81,63 +75,107 @@ class ScoringPipeline:
         return self._models
 
     def replace_champion(self, model: FraudModel) -> None:
-        """Serve ``model`` from the next batch on (hot reload: call between batches)."""
+        """Serve ``model`` from the next batch on (hot reload: call between batches).
+        ModelError if this face cannot supply its features."""
+        self.check(model)
         self._models = Models(model, self._models.canary, self._models.shadow)
+
+    @property
+    def history(self) -> HistoryContext | None:
+        return self._history
+
+    def check(self, model: FraudModel) -> None:
+        """ModelError (one line) if this face cannot supply the model's features."""
+        if model.feature_set.needs_history and self._history is None:
+            raise ModelError(
+                f"model {model.name}-{model.version} needs card history (feature set "
+                f"{model.feature_set.name}) and this face has no card-state store: "
+                "configure one (--state-dir, --redis-url) or serve a per-event model"
+            )
 
     @property
     def reason_code_count(self) -> int:
         return self._reason_codes
 
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
     # -- Transactions in columns -------------------------------------------------------
-    def score(self, tx: TransactionColumns, timer: StageTimer | None = None) -> Scores:
-        """Validate, build features, predict, decide and explain the rows of ``tx``."""
+    def score(
+        self,
+        inputs: Inputs,
+        timer: StageTimer | None = None,
+        now_ms: int | None = None,
+        scope: IntArray | None = None,
+    ) -> Outcomes:
+        """Validate, build features, predict, decide and explain every readable input.
+        ``scope`` (per row of the columns): rows of different scopes never see each
+        other's card history (the API: one request's items only)."""
         timer = timer or StageTimer()
-        k = self._reason_codes
-        with timer.stage("validate"):
-            failures: Failures = list(validate(tx))
-        if failures:
-            bad = np.zeros(len(tx), bool)
-            bad[[i for i, _ in failures]] = True
-            rows = np.flatnonzero(~bad)
-            valid = tx.take(rows)
-        else:
-            rows, valid = np.arange(len(tx), dtype=np.int64), tx
-        if len(rows) == 0:
-            empty = Scores.empty(k)
-            empty.failures = failures
-            return empty
+        now_ms = self.now_ms() if now_ms is None else now_ms
         models = self._models  # one set of models for the whole batch
+        tx = inputs.columns
+        failures: Failures = list(inputs.failures)
+        with timer.stage("validate"):
+            invalid = validate(tx)
+        rows = np.arange(len(tx), dtype=np.int64)
+        if invalid:
+            failures += [(int(inputs.positions[i]), e) for i, e in invalid]
+            bad = np.zeros(len(tx), bool)
+            bad[[i for i, _ in invalid]] = True
+            rows = rows[~bad]
         with timer.stage("features"):
-            features, rows = self._features(valid, rows, failures)
+            features, rows = self._features(tx, rows, inputs.positions, failures)
+        history = None
+        if models.width() > features.shape[1] and self._history is not None:
+            with timer.stage("history"):
+                history = history_block(tx, rows, self._history, scope)
+            features = np.hstack([features, history.features])
         route = np.zeros(len(rows), np.int8)
-        if models.canary is not None:
+        if models.canary is not None and len(rows):
             route[models.canary.chosen([tx.card_id[i] for i in rows])] = 1
-        scores = np.zeros(len(rows))
-        ok = np.zeros(len(rows), bool)
+        scores, ok = np.zeros(len(rows)), np.zeros(len(rows), bool)
+        deciding = models.deciding()
         with timer.stage("predict"):
-            for index, model in enumerate(models.deciding()):
+            for index, model in enumerate(deciding):
                 mine = np.flatnonzero(route == index)
                 if len(mine):
                     scores[mine], ok[mine] = self._predict(
-                        model, features[mine], rows[mine], failures
+                        model, _of(model, features[mine]), inputs.positions[rows[mine]], failures
                     )
         rows, scores, features, route = rows[ok], scores[ok], features[ok], route[ok]
         decisions = np.zeros(len(rows), np.int8)
-        reasons = np.full((len(rows), max(k, 0)), -1, np.int16)
-        for index, model in enumerate(models.deciding()):
+        reasons = np.full((len(rows), max(self._reason_codes, 0)), -1, np.int16)
+        for index, model in enumerate(deciding):
             mine = np.flatnonzero(route == index)
             decisions[mine] = model.decisions(scores[mine])
             with timer.stage("reasons"):
-                reasons[mine] = self._reasons(model, features[mine], decisions[mine])
-        out = Scores(rows, scores, decisions, reasons, failures, route, models=models.deciding())
+                reasons[mine] = self._reasons(model, _of(model, features[mine]), decisions[mine])
+        event_time = tx.event_time[rows]
+        failures.sort(key=lambda f: f[0])
+        out = Outcomes(
+            size=inputs.size,
+            positions=inputs.positions[rows],
+            transaction_id=[tx.transaction_id[i] for i in rows],
+            score=scores,
+            decision=decisions,
+            reasons=reasons,
+            model_index=route,
+            event_time=event_time,
+            scored_at=self._scored_at.times(event_time, now_ms),
+            failures=failures,
+            models=deciding,
+            reason_names=models.widest().feature_set.names,
+            timer=timer,
+            history=history,
+        )
         if models.shadow is not None:
             with timer.stage("shadow"):
                 self._shadow(models.shadow, features, out)
-        failures.sort(key=lambda f: f[0])
         return out
 
     def _reasons(
-        self, model: FraudModel, features: npt.NDArray[np.float64], decisions: npt.NDArray[np.int8]
+        self, model: FraudModel, features: Matrix, decisions: npt.NDArray[np.int8]
     ) -> npt.NDArray[np.int16]:
         k = self._reason_codes
         reasons = np.full((len(features), max(k, 0)), -1, np.int16)
@@ -149,8 +187,9 @@ class ScoringPipeline:
                 log.warning("reason codes failed for %d rows; scores are kept", len(flagged))
         return reasons
 
-    def _shadow(self, model: FraudModel, features: npt.NDArray[np.float64], out: Scores) -> None:
+    def _shadow(self, model: FraudModel, features: Matrix, out: Outcomes) -> None:
         """The shadow's answers for the same rows; whatever goes wrong stays here."""
+        features = _of(model, features)
         try:
             score = model.predict(features) if len(features) else np.empty(0)
             if not np.all(np.isfinite(score) & (score >= 0) & (score <= 1)):
@@ -164,8 +203,10 @@ class ScoringPipeline:
             log.warning("shadow model %s-%s failed on a batch: %s", model.name, model.version, exc)
 
     def _features(
-        self, valid: TransactionColumns, rows: IntArray, failures: Failures
-    ) -> tuple[npt.NDArray[np.float64], IntArray]:
+        self, tx: TransactionColumns, rows: IntArray, positions: IntArray, failures: Failures
+    ) -> tuple[Matrix, IntArray]:
+        """The feature matrix of ``rows`` of ``tx``, and the rows it covers."""
+        valid = tx if len(rows) == len(tx) else tx.take(rows)
         try:
             return feature_matrix(valid), rows
         except Exception:  # one record's failure must not fail the batch: find it
@@ -176,148 +217,62 @@ class ScoringPipeline:
                 matrices.append(feature_matrix(valid.take(np.array([j]))))
                 kept.append(row)
             except Exception as exc:
-                failures.append(
-                    (
-                        int(row),
-                        FeatureError(
-                            "feature_failed", f"feature computation failed ({type(exc).__name__})"
-                        ),
-                    )
-                )
+                why = f"feature computation failed ({type(exc).__name__})"
+                failures.append((int(positions[row]), FeatureError("feature_failed", why)))
         if not matrices:
-            return np.empty((0, 14)), np.empty(0, np.int64)
+            return np.empty((0, len(FEATURE_NAMES))), np.empty(0, np.int64)
         return np.vstack(matrices), np.asarray(kept, np.int64)
 
     def _predict(
-        self,
-        model: FraudModel,
-        features: npt.NDArray[np.float64],
-        rows: IntArray,
-        failures: Failures,
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+        self, model: FraudModel, features: Matrix, positions: IntArray, failures: Failures
+    ) -> tuple[Matrix, npt.NDArray[np.bool_]]:
         """Scores for all rows at once; if the batch call fails, row by row to isolate it.
         Returns the scores and which rows have a usable one."""
-        ok = np.ones(len(rows), bool)
+        ok = np.ones(len(positions), bool)
         try:
-            scores = model.predict(features) if len(rows) else np.empty(0)
+            scores = model.predict(features) if len(positions) else np.empty(0)
         except Exception:
-            log.warning("batch prediction failed; scoring %d rows one by one", len(rows))
-            scores = np.zeros(len(rows))
-            for j in range(len(rows)):
+            log.warning("batch prediction failed; scoring %d rows one by one", len(positions))
+            scores = np.zeros(len(positions))
+            for j in range(len(positions)):
                 try:
                     scores[j] = model.predict(features[j : j + 1])[0]
                 except Exception as exc:
                     ok[j] = False
-                    failures.append(
-                        (
-                            int(rows[j]),
-                            ScoreError(
-                                "predict_failed", f"model prediction failed ({type(exc).__name__})"
-                            ),
-                        )
-                    )
+                    why = f"model prediction failed ({type(exc).__name__})"
+                    failures.append((int(positions[j]), ScoreError("predict_failed", why)))
         usable = np.isfinite(scores) & (scores >= 0.0) & (scores <= 1.0)
         for bad in np.flatnonzero(ok & ~usable):
-            failures.append(
-                (int(rows[bad]), ScoreError("bad_score", "model returned a non-probability"))
-            )
+            why = "model returned a non-probability"
+            failures.append((int(positions[bad]), ScoreError("bad_score", why)))
         return scores, ok & usable
 
     # -- encoded records ---------------------------------------------------------------
-    def process(self, records: RecordBatch | Sequence[RawRecord]) -> PipelineResult:
-        """Score encoded records: decode, score, encode; one outcome per record."""
+    def process(self, records: RecordBatch | Sequence[RawRecord]) -> Outcomes:
+        """Score encoded records: decode, score, encode; dead letters for the failures."""
         batch = RawBatch(records) if isinstance(records, Sequence) else records
         timer = StageTimer()
-        now_ms = int(self._clock() * 1000)
+        now_ms = self.now_ms()
         with timer.stage("decode"):
-            decoded = self._codec.decode_batch(batch.values)
-        failures: Failures = list(decoded.failures)
-        s = self.score(decoded.columns, timer)
-        rows = decoded.rows[s.rows]
-        failures += [(int(decoded.rows[i]), e) for i, e in s.failures]
-        tx = decoded.columns
-        event_time = tx.event_time[s.rows]
-        scored_at = self._scored_at_ms(event_time, now_ms)
-        deciding = s.models or (self.model,)
-        model_index = s.model_index if s.model_index is not None else np.zeros(len(rows), np.int8)
-        scores = ScoreColumns(
-            transaction_id=[tx.transaction_id[i] for i in s.rows],
-            score=s.score,
-            decision=s.decision,
-            reasons=s.reasons,
-            reason_names=list(self.model.card.feature_names),
-            model_name=deciding[0].name,
-            model_version=deciding[0].version,
-            event_time=event_time,
-            scored_at=scored_at,
-            source_topic=[batch.topics[i] for i in rows],
-            source_partition=batch.partitions[rows],
-            source_offset=batch.offsets[rows],
-        )
-        values: list[bytes] = []
-        keep = np.ones(len(rows), bool)
-        if self._encode and len(rows):
+            inputs = self._codec.decode_batch(batch.values)
+        out = self.score(inputs, timer, now_ms)
+        out.batch = batch
+        if self._encode and len(out.positions):
             with timer.stage("encode"):
-                values, keep = encode_by_model(
-                    self._codec, scores, model_index, deciding, rows, failures
-                )
-        result = PipelineResult(
-            batch=batch,
-            rows=rows[keep],
-            values=[v for v, k in zip(values, keep, strict=True) if k] if values else [],
-            score=s.score[keep],
-            decision=s.decision[keep],
-            reasons=s.reasons[keep],
-            transaction_id=[t for t, k in zip(scores.transaction_id, keep, strict=True) if k],
-            event_time=event_time[keep],
-            scored_at=scored_at[keep],
-            dead_letters=[],
-            reason_names=tuple(self.model.card.feature_names),
-            models=deciding,
-            model_index=model_index[keep],
-            timer=timer,
-            shadow_error=s.shadow_error,
-        )
-        if s.shadow is not None:
-            self._shadow_outputs(result, s.shadow, scores, keep)
-        failures.sort(key=lambda f: f[0])
-        result.dead_letters = [self._dead(batch, i, e, now_ms) for i, e in failures]
-        return result
+                encode_outcomes(self._codec, out, batch)
+            if out.shadow is not None:
+                encode_shadow(self._codec, out, batch)
+        champion = out.champion
+        out.dead_letters = [
+            DeadLetter.from_error(
+                batch.record(i), e, champion.name, champion.version, now_ms, source_index=i
+            )
+            for i, e in out.failures
+        ]
+        return out
 
-    def _shadow_outputs(
-        self,
-        result: PipelineResult,
-        shadow: ShadowScores,
-        scores: ScoreColumns,
-        keep: npt.NDArray[np.bool_],
-    ) -> None:
-        """The shadow's scores for the records the champion scored, encoded apart
-        (``scores``: the champion's columns, reused; the result holds its own copies)."""
-        result.shadow = ShadowScores(
-            shadow.model, shadow.score[keep], shadow.decision[keep], shadow.reasons[keep]
-        )
-        if not self._encode or not keep.any():
-            return
-        if not keep.all():
-            scores = take(scores, np.flatnonzero(keep))
-        scores.score, scores.decision = result.shadow.score, result.shadow.decision
-        scores.reasons = result.shadow.reasons
-        try:
-            result.shadow_values = self._codec.encode_scores(with_model(scores, shadow.model))
-        except Exception as exc:
-            result.shadow_error = type(exc).__name__
-            log.warning("shadow scores could not be encoded: %s", exc)
 
-    def _scored_at_ms(self, event_time: IntArray, now_ms: int) -> IntArray:
-        if self._scored_at == "clock":
-            return np.full(len(event_time), now_ms, np.int64)
-        if self._scored_at == "event_time":
-            return event_time
-        return np.full(len(event_time), int(self._scored_at), np.int64)
-
-    def _dead(self, batch: RecordBatch, i: int, error: RecordError, now_ms: int) -> DeadLetter:
-        record = batch.record(i)
-        log.debug("dead letter %s: %s/%s", record.position, error.stage, error.reason)
-        return DeadLetter.from_error(
-            record, error, self.model.name, self.model.version, now_ms, source_index=i
-        )
+def _of(model: FraudModel, features: Matrix) -> Matrix:
+    """The columns ``model`` reads: feature sets extend each other (feature_sets.py)."""
+    n = len(model.feature_set.names)
+    return features if features.shape[1] == n else features[:, :n]

@@ -7,6 +7,8 @@ registered under ``<output-topic>-value``.
 
 An id the registry does not know is the record's fault: a dead letter. A registry that
 does not answer is nobody's record's fault: RegistryUnavailable, which the loop retries.
+The registry itself is reached through ``SchemaRegistry`` (its HTTP client lives with the
+Kafka code: ``consumer/kafka/schema_registry.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from fastavro.schema import to_parsing_canonical_form
 
-from consumer.scoring.avro_batch import (
-    DecodedBatch,
-    ScoreColumns,
-    decode_plain,
-    encode_score_columns,
-)
+from consumer.scoring.avro_batch import ScoreColumns, decode_plain, encode_score_columns
 from consumer.scoring.codec import (
     FRAUD_SCORE_SCHEMA,
     TRANSACTION_SCHEMA,
@@ -38,7 +33,8 @@ from consumer.scoring.codec import (
     parsed,
 )
 from consumer.scoring.columns import TransactionColumns
-from consumer.scoring.errors import DecodeError, FraudConsumerError
+from consumer.scoring.errors import DecodeError, FraudConsumerError, RecordError
+from consumer.scoring.inputs import Inputs
 
 log = logging.getLogger(__name__)
 
@@ -47,21 +43,27 @@ UNKNOWN_TTL = 60.0  # seconds an unknown schema id is not asked for again
 _HEADER = struct.Struct(">bI")
 
 
-class RegistryClient(Protocol):
-    """What the codec needs of confluent-kafka's SchemaRegistryClient."""
-
-    def register_schema(self, subject_name: str, schema: Schema) -> int: ...
-
-    def get_schema(self, schema_id: int) -> Schema: ...
-
-
 class RegistryUnavailable(FraudConsumerError):
     """The registry could not be asked (network, timeout, 5xx); retry later."""
 
 
-def registry_client(url: str, extra: dict[str, Any] | None = None) -> SchemaRegistryClient:
-    """A client for ``url`` (``mock://...`` gives confluent-kafka's in-memory registry)."""
-    return SchemaRegistryClient.new_client({"url": url, **(extra or {})})
+@dataclass(frozen=True)
+class RegisteredSchema:
+    schema_type: str | None  # None or "AVRO" for Avro
+    text: str
+
+
+class SchemaRegistry(Protocol):
+    """What the codec needs of a Schema Registry. Both raise RegistryUnavailable when it
+    cannot be asked."""
+
+    def register(self, subject: str, avro_schema: str) -> int:
+        """The id of ``avro_schema`` under ``subject``, registering it if new."""
+        ...
+
+    def lookup(self, schema_id: int) -> RegisteredSchema | None:
+        """The schema with that id; None if the registry does not know it."""
+        ...
 
 
 _OURS = to_parsing_canonical_form(TRANSACTION_SCHEMA)
@@ -75,7 +77,7 @@ class _Writer:
 
 
 class RegistryCodec:
-    def __init__(self, client: RegistryClient, output_subject: str) -> None:
+    def __init__(self, client: SchemaRegistry, output_subject: str) -> None:
         self._client = client
         self._reader = parsed(TRANSACTION_SCHEMA)
         self._writers: dict[int, _Writer] = {}
@@ -86,24 +88,14 @@ class RegistryCodec:
 
     def register_output_schema(self) -> int:
         """Register (or find) the FraudScore schema under the output subject; at startup."""
-        try:
-            self._score_id = int(
-                self._client.register_schema(
-                    self._output_subject, Schema(json.dumps(FRAUD_SCORE_SCHEMA), "AVRO")
-                )
-            )
-        except SchemaRegistryError as exc:
-            status = f"{exc.http_status_code} {exc.error_message}"
-            raise RegistryUnavailable(f"cannot register {self._output_subject}: {status}") from None
-        except Exception as exc:
-            raise RegistryUnavailable(f"schema registry unreachable: {exc}") from None
+        self._score_id = self._client.register(self._output_subject, json.dumps(FRAUD_SCORE_SCHEMA))
         return self._score_id
 
-    def decode_batch(self, values: list[bytes | None]) -> DecodedBatch:
+    def decode_batch(self, values: list[bytes | None]) -> Inputs:
         """Values written with our schema go through the strict native decoder; values of
         other writer schemas through fastavro with schema resolution, checked canonical.
         RegistryUnavailable (nobody's record's fault) propagates: the loop retries."""
-        failures: list[tuple[int, DecodeError]] = []
+        failures: list[tuple[int, RecordError]] = []
         fast: list[int] = []
         slow: list[tuple[int, Record]] = []
         for i, value in enumerate(values):
@@ -117,7 +109,7 @@ class RegistryCodec:
                 failures.append((i, exc))
         decoded = decode_plain([values[i] for i in fast], skip=_HEADER.size)
         failures += [(fast[j], exc) for j, exc in decoded.failures]
-        rows = [fast[j] for j in decoded.rows]
+        rows = [fast[j] for j in decoded.positions]
         parts = [decoded.columns]
         if slow:
             good: list[tuple[int, Record]] = []
@@ -135,7 +127,8 @@ class RegistryCodec:
         columns = TransactionColumns.concat(parts)
         order = np.argsort(np.asarray(rows, np.int64), kind="stable")
         failures.sort(key=lambda f: f[0])
-        return DecodedBatch(columns.take(order), np.asarray(rows, np.int64)[order], failures)
+        positions = np.asarray(rows, np.int64)[order]
+        return Inputs(columns.take(order), positions, failures, len(values))
 
     def encode_scores(self, scores: ScoreColumns) -> list[bytes]:
         if self._score_id is None:
@@ -168,25 +161,14 @@ class RegistryCodec:
         seen = self._unknown.get(schema_id)
         if seen is not None and time.monotonic() - seen < UNKNOWN_TTL:
             raise DecodeError("unknown_schema_id", f"schema id {schema_id} is not in the registry")
-        try:
-            schema = self._client.get_schema(schema_id)
-        except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
-                self._unknown[schema_id] = time.monotonic()
-                raise DecodeError(
-                    "unknown_schema_id", f"schema id {schema_id} is not in the registry"
-                ) from None
-            raise RegistryUnavailable(
-                f"schema registry answered {exc.http_status_code} for schema id {schema_id}"
-            ) from None
-        except Exception as exc:  # transport errors of the HTTP client
-            raise RegistryUnavailable(
-                f"schema registry unreachable: {type(exc).__name__}"
-            ) from None
+        schema = self._client.lookup(schema_id)
+        if schema is None:
+            self._unknown[schema_id] = time.monotonic()
+            raise DecodeError("unknown_schema_id", f"schema id {schema_id} is not in the registry")
         if schema.schema_type not in (None, "AVRO"):
             raise DecodeError("wrong_schema_type", f"schema id {schema_id} is not an Avro schema")
         try:
-            raw = json.loads(schema.schema_str or "")
+            raw = json.loads(schema.text)
             writer = _Writer(parsed(raw), raw, to_parsing_canonical_form(raw) == _OURS)
         except Exception:
             raise DecodeError(

@@ -20,11 +20,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from consumer.ops import logs
 from consumer.ops.api_metrics import ROUTES, ApiMetrics, scrape_registry
-from consumer.ops.model_lifecycle import ModelLifecycle
 from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.models import load_models
+from consumer.scoring.models.lifecycle import ModelLifecycle
 from consumer.scoring.pipeline import ScoringPipeline
-from consumer.scoring.routing import load_models
 from consumer.serve.batcher import Batcher
 from consumer.serve.endpoint import ScoreEndpoint
 from consumer.serve.multiproc import clean_dead_workers, die_with_parent
@@ -78,34 +78,25 @@ class ScoringApp:
         clean_dead_workers()
         threads = s.inference_threads
         models = load_models(s, threads)
-        model = models.champion
-        pipeline = ScoringPipeline(
-            PlainAvroCodec(), model, reason_codes=s.reason_codes, models=models
+        pipeline = ScoringPipeline(PlainAvroCodec(), models, reason_codes=s.reason_codes)
+        # per worker: each polls the model directory and swaps between its own batches
+        model_metrics = ModelMetrics(CollectorRegistry(), self.metrics.model_info, True)
+        self.lifecycle = ModelLifecycle(
+            pipeline, model_metrics, directory=s.model, poll=s.model_poll_s, threads=threads
         )
         batcher = Batcher(
             pipeline,
             self.metrics,
+            self.lifecycle,
             max_batch=s.max_batch,
             max_wait=s.max_wait_ms / 1000,
             max_queue=s.max_queue,
         )
         batcher.start()
-        self.endpoint = ScoreEndpoint(s, batcher, self.metrics)
-        await self.endpoint.warm_up()
-        # per worker: each polls the model directory and swaps between its own batches
-        model_metrics = ModelMetrics(CollectorRegistry(), multiprocess=True)
-        self.lifecycle = ModelLifecycle(
-            pipeline,
-            model_metrics,
-            self.metrics.model_info,
-            directory=s.model,
-            poll=s.model_poll_s,
-            threads=threads,
-        )
+        await batcher.warm_up()
+        self.endpoint = ScoreEndpoint(s, batcher, self.metrics, model_metrics)
         self.lifecycle.start()  # SIGHUP to this worker: look at once
-        batcher.lifecycle = self.lifecycle
         self._idle_swaps = asyncio.get_running_loop().create_task(self._swap_when_idle())
-        self.endpoint.model_metrics = model_metrics
         self.metrics.ready.set(1)
         # What startup built (model, tables, reference data, code) lives as long as the
         # worker: keep it out of the collector's full passes, which otherwise walk it
@@ -113,6 +104,7 @@ class ScoringApp:
         gc.collect()
         gc.freeze()
         self.ready = True
+        model = models.champion
         log.info("worker %d ready: model %s-%s", os.getpid(), model.name, model.version)
 
     async def _shutdown(self) -> None:
@@ -131,7 +123,7 @@ class ScoringApp:
         before each batch; a swap is safe at any time, as a batch reads its models once)."""
         while self.lifecycle is not None:
             await asyncio.sleep(1.0)
-            self.lifecycle.between_batches()
+            self.lifecycle.before_batch()
 
     # -- requests ------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -199,7 +191,7 @@ class ScoringApp:
 def create_app() -> ScoringApp:
     """uvicorn's factory, called in each worker: settings come from the FRAUD_* variables
     the serve command exported."""
-    settings = ServeSettings.from_env(os.environ)
+    settings = ServeSettings.from_worker_env(os.environ)
     logs.configure(settings.log_level, settings.log_format)
     if settings.workers > 1:
         die_with_parent()

@@ -19,28 +19,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from consumer.ops.api_metrics import ApiMetrics
-from consumer.ops.model_lifecycle import ModelLifecycle
-from consumer.scoring.errors import RecordError
-from consumer.scoring.model import FraudModel
+from consumer.scoring.inputs import Inputs
+from consumer.scoring.models.lifecycle import ModelLifecycle
+from consumer.scoring.outcomes import Outcome, Outcomes
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.serve.items import TransactionIn, to_columns
 
 log = logging.getLogger(__name__)
 
 
+_WARM_UP_TIME = 1_790_812_800_000
+
+
 class QueueFull(Exception):
     """No room for a request's transactions: answer 429."""
-
-
-@dataclass(frozen=True)
-class Scored:
-    score: float
-    decision: int  # index into DECISIONS
-    reasons: tuple[int, ...]  # feature indexes
-    model: FraudModel  # the model that decided (the champion or the canary)
-
-
-Answer = Scored | RecordError
 
 
 @dataclass
@@ -49,7 +41,7 @@ class Pending:
     event_times: list[int]
     deadline: float  # time.monotonic()
     enqueued: float = field(default_factory=time.monotonic)
-    future: asyncio.Future[list[Answer]] = field(
+    future: asyncio.Future[list[Outcome]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -59,6 +51,7 @@ class Batcher:
         self,
         pipeline: ScoringPipeline,
         metrics: ApiMetrics,
+        lifecycle: ModelLifecycle | None,
         *,
         max_batch: int,
         max_wait: float,
@@ -75,9 +68,8 @@ class Batcher:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="scoring")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        # set once the worker is warm: swaps in reloaded models between batches and
-        # keeps the shadow's metrics (of real traffic only)
-        self.lifecycle: ModelLifecycle | None = None
+        # swaps in reloaded models before each batch; keeps the shadow's metrics
+        self._lifecycle = lifecycle
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="batcher")
@@ -116,8 +108,8 @@ class Batcher:
                 continue
             if self._max_wait > 0:
                 await self._fill()
-            if self.lifecycle is not None:
-                self.lifecycle.between_batches()  # no batch is being scored here
+            if self._lifecycle is not None:
+                self._lifecycle.before_batch()  # no batch is being scored here
             batch = self._take()
             if batch:
                 await self._score(batch)
@@ -158,10 +150,7 @@ class Batcher:
         event_times = [e for p in batch for e in p.event_times]
         started = time.perf_counter()
         try:
-            columns = to_columns(items, event_times)
-            scores = await asyncio.get_running_loop().run_in_executor(
-                self._executor, self.pipeline.score, columns
-            )
+            outcomes = await self._pipeline_call(items, event_times)
         except Exception as exc:  # a bug, not data: fail these requests, keep serving
             log.exception("scoring a batch of %d failed", len(items))
             for p in batch:
@@ -170,25 +159,26 @@ class Batcher:
             return
         self._metrics.batch_size.observe(len(items))
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
-        if self.lifecycle is not None:
-            self.lifecycle.observe(scores.shadow, scores.decision, scores.shadow_error)
-        models = scores.models or (self.pipeline.model,)
-        deciding = scores.model_index
-        answers: list[Answer | None] = [None] * len(items)
-        for j, row in enumerate(scores.rows):
-            reasons = tuple(int(i) for i in scores.reasons[j] if i >= 0)
-            model = models[0 if deciding is None else deciding[j]]
-            answers[int(row)] = Scored(
-                float(scores.score[j]), int(scores.decision[j]), reasons, model
-            )
-        for row, error in scores.failures:
-            answers[row] = error
-        done = [a for a in answers if a is not None]
-        if len(done) != len(answers):  # a bug, not data
-            raise RuntimeError("the pipeline left a transaction without an answer")
+        if self._lifecycle is not None:
+            self._lifecycle.observe(outcomes.shadow, outcomes.decision, outcomes.shadow_error)
+        answers = outcomes.in_order()
         offset = 0
         for p in batch:
-            mine = done[offset : offset + len(p.items)]
+            mine = answers[offset : offset + len(p.items)]
             offset += len(p.items)
             if not p.future.done():
                 p.future.set_result(mine)
+
+    async def _pipeline_call(self, items: list[TransactionIn], event_times: list[int]) -> Outcomes:
+        inputs = Inputs.of(to_columns(items, event_times))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.pipeline.score, inputs)
+
+    async def warm_up(self) -> None:
+        """Score one synthetic transaction on the scoring thread before taking traffic
+        (first-call costs), outside the batch metrics and the shadow's."""
+        warm = TransactionIn(
+            "warm-up", "tok_warm", "acc_warm", 1000, "USD", "mer_warm", "5411", "US", "US",
+            "POS", "CHIP", _WARM_UP_TIME,
+        )  # fmt: skip
+        await self._pipeline_call([warm], [_WARM_UP_TIME])

@@ -4,7 +4,7 @@ Everything a worker could fail on at startup is checked here first (flags, varia
 the model, the port), so a bad setting stops the server with one line instead of
 every worker failing in turn. Then this process becomes the server (exec): uvicorn in
 a fresh interpreter, whose prometheus-client sees PROMETHEUS_MULTIPROC_DIR from the
-start, with the resolved settings passed to every worker as FRAUD_* variables.
+start, with the resolved settings handed whole to every worker (one JSON variable).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from consumer.config import add_options
 from consumer.ops import logs
+from consumer.options import add_options
 from consumer.scoring.errors import ConfigError
-from consumer.scoring.routing import load_models
-from consumer.serve.settings import SERVE_OPTIONS, ServeSettings
+from consumer.scoring.models import load_models
+from consumer.serve.settings import SERVE_OPTIONS, SETTINGS_ENV, ServeSettings
 
 OWNED_METRICS_DIR = "FRAUD_SERVE_OWNS_METRICS_DIR"
 
@@ -51,7 +51,7 @@ def serve_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     # ModelError: one line, exit 2, before any worker starts
     load_models(settings)
     _check_port(settings.host, settings.port)
-    env = {**environ, **settings.to_env(), **_metrics_dir(environ)}
+    env = {**environ, SETTINGS_ENV: settings.to_json(), **_metrics_dir(environ)}
     os.execve(sys.executable, [sys.executable, "-m", "consumer.serve.main"], env)  # noqa: S606
     return 1  # not reached
 

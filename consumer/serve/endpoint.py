@@ -12,8 +12,8 @@ from typing import Any
 from consumer.ops.api_metrics import ApiMetrics
 from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.errors import DecodeError, RecordError
-from consumer.scoring.schemas import DECISIONS
-from consumer.serve.batcher import Batcher, QueueFull, Scored
+from consumer.scoring.outcomes import Outcome
+from consumer.serve.batcher import Batcher, QueueFull
 from consumer.serve.items import BodyError, TransactionIn, event_time_ms, parse
 from consumer.serve.responses import (
     InvalidOut,
@@ -39,11 +39,17 @@ class RequestError(Exception):
 
 
 class ScoreEndpoint:
-    def __init__(self, settings: ServeSettings, batcher: Batcher, metrics: ApiMetrics) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        batcher: Batcher,
+        metrics: ApiMetrics,
+        model_metrics: ModelMetrics,
+    ) -> None:
         self.settings = settings
         self.batcher = batcher
         self._metrics = metrics
-        self.model_metrics: ModelMetrics | None = None  # set once warm: real traffic only
+        self._model_metrics = model_metrics
 
     async def handle(self, scope: Scope, receive: Receive) -> tuple[int, bytes, Headers]:
         arrived = time.monotonic()
@@ -53,7 +59,7 @@ class ScoreEndpoint:
             try:
                 parsed = parse(body)
             except BodyError as exc:
-                raise RequestError(400, "bad_request", str(exc)) from None
+                raise RequestError(400, exc.reason, str(exc)) from None
             if len(parsed.items) > self.settings.max_items:
                 raise RequestError(
                     413, "too_many_items", f"at most {self.settings.max_items} transactions"
@@ -85,7 +91,7 @@ class ScoreEndpoint:
     async def _body(self, scope: Scope, receive: Receive) -> bytes:
         limit = self.settings.max_body_bytes
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
+            if name == b"content-length" and value.isdigit() and _over(value, limit):
                 raise RequestError(413, "body_too_large", f"the body is over {limit} bytes")
             if name == b"content-type":
                 kind = value.split(b";", 1)[0].strip().lower()
@@ -135,7 +141,7 @@ class ScoreEndpoint:
 
     async def _answers(
         self, items: list[TransactionIn], event_times: list[int], deadline: float
-    ) -> list[Scored | RecordError | str]:
+    ) -> list[Outcome | str]:
         try:
             pending = self.batcher.submit(items, event_times, deadline)
         except QueueFull:
@@ -153,7 +159,7 @@ class ScoreEndpoint:
             self._metrics.fallbacks.labels(policy=policy).inc(len(items))
             return [policy.upper()] * len(items)
 
-    def _out(self, item: TransactionIn, answer: Scored | RecordError | str) -> Out:
+    def _out(self, item: TransactionIn, answer: Outcome | str) -> Out:
         if isinstance(answer, RecordError):
             return invalid(answer, item.transaction_id)
         if isinstance(answer, str):  # the deadline policy's decision, for the champion
@@ -167,15 +173,13 @@ class ScoreEndpoint:
                 champion.version,
                 fallback=True,
             )
-        model = answer.model
-        names = model.card.feature_names
         return ScoredOut(
             item.transaction_id,
             answer.score,
-            DECISIONS[answer.decision],
-            [names[i] for i in answer.reasons],
-            model.name,
-            model.version,
+            answer.decision,
+            list(answer.reason_codes),
+            answer.model.name,
+            answer.model.version,
         )
 
     def _count(self, outs: list[Out]) -> None:
@@ -196,15 +200,12 @@ class ScoreEndpoint:
         by_decision: Counter[str] = Counter()
         for (version, decision), n in decisions.items():
             by_decision[decision] += n
-            if self.model_metrics is not None:
-                self.model_metrics.decisions.labels(version=version, decision=decision).inc(n)
+            self._model_metrics.decisions.labels(version=version, decision=decision).inc(n)
         for decision, n in by_decision.items():
             self._metrics.decisions.labels(decision=decision).inc(n)
 
-    async def warm_up(self) -> None:
-        """Score one synthetic transaction before taking traffic (first-call costs)."""
-        warm = TransactionIn(
-            "warm-up", "tok_warm", "acc_warm", 1000, "USD", "mer_warm", "5411", "US", "US",
-            "POS", "CHIP", 1_790_812_800_000,
-        )  # fmt: skip
-        await self._answers([warm], [1_790_812_800_000], time.monotonic() + 30)
+
+def _over(digits: bytes, limit: int) -> bool:
+    """A decimal length over ``limit``; more digits than the limit has is over it (and
+    int() of thousands of digits would raise)."""
+    return len(digits) > len(str(limit)) or int(digits) > limit

@@ -58,6 +58,13 @@ class _Body(msgspec.Struct, forbid_unknown_fields=True):
 class BodyError(Exception):
     """The body is not JSON or not one of the two shapes: the whole request is refused."""
 
+    def __init__(self, message: str, reason: str = "bad_request") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+TOO_DEEP = "the body nests arrays or objects too deeply (a Transaction is flat)"
+
 
 if get_args(Channel) != CHANNELS or get_args(EntryMode) != ENTRY_MODES:
     raise ImportError("the API's enum symbols differ from schemas/transaction.avsc")
@@ -79,9 +86,22 @@ class Parsed:
 
 
 def parse(body: bytes) -> Parsed:
-    """Split a body into items, each decoded or with its error; BodyError if neither shape."""
+    """Split a body into items, each decoded or with its error; BodyError if neither shape.
+
+    msgspec decodes nested JSON recursively and raises RecursionError past the
+    interpreter's limit: a body that deep is refused as a whole (400 ``too_deep``), never
+    allowed to become a server error."""
+    try:
+        return _parse(body)
+    except RecursionError:
+        raise BodyError(TOO_DEEP, "too_deep") from None
+
+
+def _parse(body: bytes) -> Parsed:
     try:
         top = _ANY.decode(body)
+    except msgspec.ValidationError:  # JSON, with a number no 64-bit int or double holds
+        raise BodyError("a number in the body is out of range", "out_of_range") from None
     except msgspec.DecodeError:
         raise BodyError("the body is not valid JSON (NaN and Infinity are not JSON)") from None
     if not isinstance(top, dict):

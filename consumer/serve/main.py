@@ -25,7 +25,7 @@ WORKER_STARTUP_S = 30
 
 
 def main() -> None:
-    settings = ServeSettings.from_env(os.environ)
+    settings = ServeSettings.from_worker_env(os.environ)
     logs.configure(settings.log_level, settings.log_format)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again for
     # the handler that was there before it: this one, so a clean shutdown exits 0.

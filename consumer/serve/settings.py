@@ -1,8 +1,8 @@
 """Settings of `fraud-consumer serve`: its flags and FRAUD_* variables.
 
-The command resolves them once (flag, else variable, else default), then hands every
-resolved value to the worker processes as FRAUD_* variables, so all workers of one
-server run with the same settings and the same validation errors stop startup once.
+The command resolves them once (flag, else variable, else default), checks them, and
+hands them whole to the worker processes (as JSON in one variable), so all workers of
+one server run with the same settings and a bad one stops startup once, with one line.
 """
 
 from __future__ import annotations
@@ -10,37 +10,37 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.config import (
+from consumer.options import (
     LIFECYCLE_OPTIONS,
+    LOG_OPTIONS,
+    MODEL_OPTION,
+    REASON_CODES_OPTION,
     Option,
-    check_lifecycle,
+    check_canary,
+    from_json,
+    inference_threads_option,
     non_negative_int,
     nonempty,
-    path,
     port,
     positive_float,
     positive_int,
+    printable,
     resolve,
+    to_json,
 )
-from consumer.ops import logs
-from consumer.scoring.model import default_model_path
+from consumer.scoring.models import default_model_path
+
+SETTINGS_ENV = "FRAUD_SERVE_SETTINGS"  # the resolved settings, as JSON, for the workers
 
 POLICIES = ("error", "approve", "review", "decline")
 SERVE_OPTIONS = (
     Option("--host", nonempty, "0.0.0.0", "address to listen on"),  # noqa: S104
     Option("--port", port, 8080, "port for /v1/score, /healthz, /readyz and /metrics"),
-    Option(
-        "--model",
-        path,
-        None,
-        "model file, card, or directory (newest version); unset: ./models, else the "
-        "checkout's models/",
-        metavar="PATH",
-    ),
+    MODEL_OPTION,
     *LIFECYCLE_OPTIONS,
     Option("--workers", positive_int, None, "worker processes sharing the port (unset: all cores)"),
     Option("--max-batch", positive_int, 256, "most transactions per pipeline call"),
@@ -66,14 +66,9 @@ SERVE_OPTIONS = (
     ),
     Option("--max-body-bytes", positive_int, 1_048_576, "larger request bodies get 413"),
     Option("--max-items", positive_int, 1000, "arrays with more transactions get 413"),
-    Option(
-        "--reason-codes", non_negative_int, 3, "reason codes per REVIEW/DECLINE score (0: none)"
-    ),
-    Option(
-        "--inference-threads",
-        non_negative_int,
-        1,
-        "LightGBM threads per worker for batches of 64 or more (0: all cores)",
+    REASON_CODES_OPTION,
+    inference_threads_option(
+        1, "LightGBM threads per worker for batches of 64 or more (0: all cores)"
     ),
     Option(
         "--graceful-timeout",
@@ -82,8 +77,7 @@ SERVE_OPTIONS = (
         "on SIGTERM, seconds to finish requests in hand before closing connections",
         metavar="SECONDS",
     ),
-    Option("--log-level", str.upper, "INFO", "log level", choices=logs.LEVELS),
-    Option("--log-format", str, "text", "log line format", choices=logs.FORMATS),
+    *LOG_OPTIONS,
 )
 
 
@@ -115,19 +109,21 @@ class ServeSettings:
         values = resolve(ns, SERVE_OPTIONS, environ)
         values["model"] = values["model"] or default_model_path()
         values["workers"] = values["workers"] or os.cpu_count() or 1
-        check_lifecycle(values)
+        check_canary(values["canary_model"], values["canary_percent"])
         return cls(**values)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> ServeSettings:
-        """In a worker: what the command exported."""
-        return cls.from_args(argparse.Namespace(), environ)
+    def from_worker_env(cls, environ: Mapping[str, str]) -> ServeSettings:
+        """In a worker: what the command resolved (defaults if started on its own)."""
+        text = environ.get(SETTINGS_ENV)
+        return cls.from_args(argparse.Namespace(), environ) if text is None else cls.from_json(text)
 
-    def to_env(self) -> dict[str, str]:
-        values: dict[str, Any] = asdict(self)
-        return {
-            opt.env: str(values[opt.dest]) for opt in SERVE_OPTIONS if values[opt.dest] is not None
-        }
+    def to_json(self) -> str:
+        return to_json(self)
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeSettings:
+        return from_json(cls, text)
 
     def printable(self) -> dict[str, Any]:
-        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        return printable(self)

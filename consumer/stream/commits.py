@@ -35,7 +35,7 @@ class OffsetCommitter:
         self,
         offsets: OffsetTracker,
         metrics: ScorerMetrics,
-        interval: float = 0.1,
+        interval: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._offsets = offsets

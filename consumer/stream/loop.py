@@ -7,7 +7,9 @@ At-least-once: an offset is committed only when the outputs of it and of every e
 offset of its partition are acknowledged (acks=all). A delivery that fails
 after librdkafka's retries stops the loop with a non-zero exit, committing nothing past
 it. On revoke it flushes and commits what is in hand; on stop() it finishes the batch in
-hand, flushes, commits and leaves the group.
+hand, flushes, commits and leaves the group. While it waits for acknowledgements (the
+in-flight window is full) it pauses its partitions and keeps polling, so the group does
+not take a slow broker for a dead member.
 """
 
 from __future__ import annotations
@@ -17,42 +19,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from consumer.kafka.messages import MessageBatch
-from consumer.ops.metrics import ScorerMetrics
-from consumer.ops.model_lifecycle import ModelLifecycle
-from consumer.scoring.pipeline import PipelineResult, ScoringPipeline
+from consumer.scoring.models.lifecycle import ModelLifecycle
+from consumer.scoring.outcomes import Outcomes
+from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.registry_codec import RegistryUnavailable
-from consumer.stream.commits import OffsetCommitter
-from consumer.stream.lag import LagTracker
-from consumer.stream.offsets import OffsetTracker, TopicPartitionKey
+from consumer.stream.clients import ScorerParts
+from consumer.stream.offsets import TopicPartitionKey
 from consumer.stream.outputs import OutputWriter
-from consumer.stream.readiness import Readiness
+from consumer.stream.settings import RunSettings
 
 log = logging.getLogger(__name__)
 
-MODES = ("single", "batch", "adaptive")
 EXIT_OK, EXIT_FAILED = 0, 1
-
-
-@dataclass(frozen=True)
-class LoopSettings:
-    input_topic: str
-    output_topic: str
-    dlq_topic: str
-    mode: str = "adaptive"
-    max_batch: int = 500
-    max_wait_ms: int = 50
-    # Records produced but not committed, at most: what a crash can replay.
-    max_in_flight: int = 1000
-    exit_when_idle: float | None = None
-    poll_timeout: float = 0.1
-    flush_timeout: float = 30.0
-    shadow_topic: str | None = None
+POLL_TIMEOUT = 0.1  # seconds a poll blocks for the first record of a batch
 
 
 class ScoringLoop:
@@ -61,44 +45,29 @@ class ScoringLoop:
         consumer: Consumer,
         producer: Producer,
         pipeline: ScoringPipeline,
-        settings: LoopSettings,
-        metrics: ScorerMetrics,
-        *,
-        lag: LagTracker | None = None,
-        readiness: Readiness | None = None,
-        offsets: OffsetTracker | None = None,
-        committer: OffsetCommitter | None = None,
+        settings: RunSettings,
+        parts: ScorerParts,
         lifecycle: ModelLifecycle | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if settings.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}")
         self._consumer = consumer
         self._producer = producer
         self._pipeline = pipeline
         self._s = settings
-        self._metrics = metrics
-        self._lag = lag or LagTracker(settings.input_topic, metrics)
-        self.readiness = readiness or Readiness(metrics)
+        self._metrics = parts.metrics
+        self._lag = parts.lag
+        self.readiness = parts.readiness
         self._clock = clock
-        self._offsets = offsets or OffsetTracker()
+        self._offsets = parts.offsets
         self._stop = threading.Event()
         self._fatal: str | None = None
         self._outputs = OutputWriter(
-            producer,
-            settings.output_topic,
-            settings.dlq_topic,
-            self._offsets,
-            metrics,
-            fail=self._fail,
-            stopping=self._stopping,
-            on_acknowledged=self.readiness.broker_answered,
-            clock=clock,
-            shadow_topic=settings.shadow_topic,
-            model_metrics=lifecycle.model_metrics if lifecycle is not None else None,
+            producer, settings, parts, fail=self._fail, stopping=self._stopping, clock=clock
         )
-        self._committer = committer or OffsetCommitter(self._offsets, metrics)
+        self._committer = parts.committer
         self._lifecycle = lifecycle
+        self._held: list[Message] = []  # polled while paused: scored first after the wait
+        self._paused = False
         # The assignment, and for each partition whether it was last read to its end.
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
@@ -125,8 +94,6 @@ class ScoringLoop:
             self.heartbeat = time.monotonic()
             self._metrics.last_poll.set(self._clock())
             self._wait_for_room()
-            if self._lifecycle is not None:
-                self._lifecycle.between_batches()  # a reloaded model serves from here on
             batch = self._fetch()
             if batch is not None:
                 self._last_activity = time.monotonic()
@@ -146,25 +113,49 @@ class ScoringLoop:
         """Fetch a batch only when committing it would keep the window: records produced
         but not committed stay under ``max_in_flight``, so a crash replays at most that.
         Waiting serves delivery reports and commits at once; it ends when they let it, or
-        on stop. A broker that stops acknowledging fails the deliveries in the end."""
+        on stop. A broker that stops acknowledging fails the deliveries in the end.
+
+        While waiting, the assigned partitions are paused and the consumer is still polled:
+        that keeps the member in the group however long the broker takes to acknowledge
+        (``max.poll.interval.ms``), and serves rebalances. A paused partition returns no
+        records (librdkafka drops what it had prefetched and fetches it again on resume);
+        one assigned during the wait is paused in on_assign; whatever comes anyway is held
+        and scored first afterwards, never dropped."""
         room = max(0, self._s.max_in_flight - self._s.max_batch)
-        while self._offsets.uncommitted() > room and not self._stopping():
-            self._producer.poll(0.005)
-            self._committer.maybe_commit(self._consumer, now_please=True)
-            self.heartbeat = time.monotonic()
+        if self._offsets.uncommitted() <= room or self._stopping():
+            return
+        self._pause(True)
+        try:
+            while self._offsets.uncommitted() > room and not self._stopping():
+                self._producer.poll(0.005)
+                self._committer.maybe_commit(self._consumer, now_please=True)
+                msg = self._consumer.poll(0)
+                if msg is not None:
+                    self._held.append(msg)
+                self.heartbeat = time.monotonic()
+        finally:
+            self._pause(False)
+
+    def _pause(self, pause: bool) -> None:
+        self._paused = pause
+        assignment = [TopicPartition(t, p) for t, p in self._at_eof]
+        if assignment:
+            (self._consumer.pause if pause else self._consumer.resume)(assignment)
 
     def _stopping(self) -> bool:
         return self._stop.is_set() or self._fatal is not None
 
     # -- fetching ---------------------------------------------------------------
     def _fetch(self) -> MessageBatch | None:
-        if self._s.mode == "single":
-            msg = self._consumer.poll(self._s.poll_timeout)
+        if self._held:
+            msgs, self._held = self._held, []
+        elif self._s.mode == "single":
+            msg = self._consumer.poll(POLL_TIMEOUT)
             msgs = [] if msg is None else [msg]
         elif self._s.mode == "batch":
             msgs = self._consumer.consume(self._s.max_batch, self._s.max_wait_ms / 1000)
         else:  # adaptive: block for the first record only, then take what is buffered
-            first = self._consumer.poll(self._s.poll_timeout)
+            first = self._consumer.poll(POLL_TIMEOUT)
             msgs = [] if first is None else [first]
             if first is not None and self._s.max_batch > 1:
                 msgs += self._consumer.consume(self._s.max_batch - 1, 0)
@@ -206,6 +197,8 @@ class ScoringLoop:
         self._metrics.events_consumed.inc(len(batch))
         self._metrics.batch_size.observe(len(batch))
         started = time.perf_counter()
+        if self._lifecycle is not None:
+            self._lifecycle.before_batch()  # a model reloaded by now scores this batch
         result = self._process(batch)
         if result is None:
             return  # stopping while a dependency is down: nothing produced, nothing stored
@@ -216,9 +209,9 @@ class ScoringLoop:
             self._metrics.inference_seconds.observe(result.inference_seconds)
         # False when shutting down under backpressure: the rest of the batch is not
         # produced, so its offsets are never committed and will be redelivered.
-        self._outputs.produce(result)
+        self._outputs.produce(batch, result)
 
-    def _process(self, records: MessageBatch) -> PipelineResult | None:
+    def _process(self, records: MessageBatch) -> Outcomes | None:
         """Run the pipeline, retrying while the schema registry cannot be reached.
 
         Transient failures are nobody's record's fault, so they are retried (with backoff,
@@ -261,6 +254,8 @@ class ScoringLoop:
             key = (tp.topic, tp.partition)
             self._at_eof[key] = False
             self._offsets.assign(key)
+        if self._paused and partitions:  # assigned while waiting for room: wait with the rest
+            self._consumer.pause(partitions)
         self._lag.assigned([tp.partition for tp in partitions])
         self._joined = True
         self._last_activity = time.monotonic()

@@ -20,20 +20,21 @@ import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from consumer.kafka.messages import MessageBatch
-from consumer.ops.metrics import ScorerMetrics
-from consumer.ops.model_metrics import ModelMetrics
-from consumer.scoring.pipeline import PipelineResult
+from consumer.scoring.outcomes import Outcomes
 from consumer.scoring.schemas import DECISIONS
-from consumer.stream.offsets import OffsetTracker, PendingBatch, TopicPartitionKey
+from consumer.stream.clients import ScorerParts
+from consumer.stream.offsets import PendingBatch, TopicPartitionKey
+from consumer.stream.settings import RunSettings
 
 
 class _BatchAck:
     """The delivery callback of every output of one batch."""
 
-    __slots__ = ("pending", "result", "writer")
+    __slots__ = ("batch", "pending", "result", "writer")
 
-    def __init__(self, writer: OutputWriter, result: PipelineResult) -> None:
+    def __init__(self, writer: OutputWriter, batch: MessageBatch, result: Outcomes) -> None:
         self.writer = writer
+        self.batch = batch
         self.result = result
         self.pending: PendingBatch | None = None
 
@@ -52,47 +53,39 @@ class OutputWriter:
     def __init__(
         self,
         producer: Producer,
-        output_topic: str,
-        dlq_topic: str,
-        offsets: OffsetTracker,
-        metrics: ScorerMetrics,
+        settings: RunSettings,
+        parts: ScorerParts,
         *,
         fail: Callable[[str], None],
         stopping: Callable[[], bool],
-        on_acknowledged: Callable[[], None] = lambda: None,
         clock: Callable[[], float] = time.time,
-        shadow_topic: str | None = None,
-        model_metrics: ModelMetrics | None = None,
     ) -> None:
         self._producer = producer
-        self._output_topic = output_topic
-        self._dlq_topic = dlq_topic
-        self._offsets = offsets
-        self._metrics = metrics
+        self._output_topic = settings.output_topic
+        self._dlq_topic = settings.dlq_topic
+        self._shadow_topic = settings.shadow_topic
+        self._offsets = parts.offsets
+        self._metrics = parts.metrics
+        self._model_metrics = parts.model_metrics
+        self._on_acknowledged = parts.readiness.broker_answered
         self._fail = fail  # records why the service must stop
         self._stopping = stopping  # true once stop() was asked or a failure was recorded
-        self._on_acknowledged = on_acknowledged
         self._clock = clock
-        self._shadow_topic = shadow_topic
-        self._model_metrics = model_metrics
 
-    def produce(self, result: PipelineResult) -> bool:
+    def produce(self, batch: MessageBatch, result: Outcomes) -> bool:
         """Hand a batch's outcomes to the producer; False if stopping left some unproduced
         (their batch then never completes, so none of its offsets is committed)."""
-        batch = result.batch
         n = len(batch)
         if n == 0:
             return True
-        ack = _BatchAck(self, result)
+        ack = _BatchAck(self, batch, result)
         ack.pending = self._offsets.produced(_spans(batch), n)
         self._metrics.in_flight.inc(n)
         on_delivery = ack.delivered
-        keys = batch.keys if isinstance(batch, MessageBatch) else None
+        keys = batch.keys
         topic = self._output_topic
-        for j, value in enumerate(result.values):
-            i = int(result.rows[j])
-            key = keys[i] if keys is not None else batch.record(i).key
-            if not self._send(topic, value, key, None, 0, on_delivery):
+        for value, i in zip(result.values, result.positions, strict=True):
+            if not self._send(topic, value, keys[i], None, 0, on_delivery):
                 return False
         for d in result.dead_letters:
             src = d.source
@@ -103,14 +96,13 @@ class OutputWriter:
         self._produce_shadow(result, keys)
         return True
 
-    def _produce_shadow(self, result: PipelineResult, keys: list[bytes | None] | None) -> None:
-        """The challenger's scores, fire and forget: not waited for, not committed on;
+    def _produce_shadow(self, result: Outcomes, keys: list[bytes | None]) -> None:
+        """The shadow's scores, fire and forget: not waited for, not committed on;
         a shadow record that cannot be produced is counted and dropped, never fatal."""
         if self._shadow_topic is None or not result.shadow_values:
             return
-        for j, value in enumerate(result.shadow_values):
-            i = int(result.rows[j])
-            key = keys[i] if keys is not None else result.batch.record(i).key
+        for value, i in zip(result.shadow_values, result.positions, strict=True):
+            key = keys[i]
             try:
                 self._producer.produce(
                     self._shadow_topic, value, key, on_delivery=self._shadow_delivered
@@ -123,8 +115,7 @@ class OutputWriter:
             self._shadow_failed()
 
     def _shadow_failed(self) -> None:
-        if self._model_metrics is not None:
-            self._model_metrics.shadow_errors.labels(kind="produce").inc()
+        self._model_metrics.shadow_errors.labels(kind="produce").inc()
 
     def _send(
         self,
@@ -167,11 +158,11 @@ class OutputWriter:
         self._fail(f"produce to {msg.topic()} failed after librdkafka's retries: {err}")
 
     def batch_acknowledged(self, ack: _BatchAck) -> None:
-        result = ack.result
+        result, batch = ack.result, ack.batch
         if ack.pending is not None:
             self._offsets.acknowledged(ack.pending)
         m = self._metrics
-        m.in_flight.dec(len(result.batch))
+        m.in_flight.dec(len(batch))
         now = self._clock()
         counts = np.bincount(result.decision, minlength=len(DECISIONS))
         for decision, count in zip(DECISIONS, counts, strict=True):
@@ -179,21 +170,17 @@ class OutputWriter:
                 m.scores.labels(decision=decision).inc(int(count))
         m.score.observe_many(result.score)
         m.latency.observe_many(np.maximum(0.0, now - result.event_time / 1000), "event_time")
-        batch = result.batch
-        stamps = batch.timestamps if isinstance(batch, MessageBatch) else None
-        if stamps is not None:
-            stamps = stamps[stamps > 0]
-            m.latency.observe_many(np.maximum(0.0, now - stamps / 1000), "record_timestamp")
+        stamps = batch.timestamps[batch.timestamps > 0]
+        m.latency.observe_many(np.maximum(0.0, now - stamps / 1000), "record_timestamp")
         for d in result.dead_letters:
             m.dead_letters.labels(stage=d.stage, reason=d.reason).inc()
-        if self._model_metrics is not None:
-            for index, model in enumerate(result.models):
-                mine = result.decision[result.model_index == index]
-                self._model_metrics.count_decisions(model.version, mine)
+        for index, model in enumerate(result.models):
+            mine = result.decision[result.model_index == index]
+            self._model_metrics.count_decisions(model.version, mine)
         self._on_acknowledged()
 
 
-def _spans(batch: Any) -> dict[TopicPartitionKey, tuple[int, int]]:
+def _spans(batch: MessageBatch) -> dict[TopicPartitionKey, tuple[int, int]]:
     """Per input partition of a batch: its first offset and its last + 1."""
     spans: dict[TopicPartitionKey, tuple[int, int]] = {}
     partitions, offsets, topics = batch.partitions, batch.offsets, batch.topics

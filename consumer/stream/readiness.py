@@ -30,8 +30,8 @@ class Readiness:
     def __init__(
         self,
         metrics: ScorerMetrics,
-        broker_down_after: float = 30.0,
-        unassigned_after: float = 60.0,
+        broker_down_after: float,
+        unassigned_after: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._metrics = metrics

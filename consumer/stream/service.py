@@ -11,24 +11,21 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from consumer.config import add_kafka_passthrough, add_options
+from consumer.kafka.schema_registry import ConfluentSchemaRegistry
+from consumer.kafka.settings import add_kafka_passthrough
 from consumer.kafka.topics import check_topics
 from consumer.ops import logs
 from consumer.ops.metrics import ScorerMetrics
-from consumer.ops.model_lifecycle import ModelLifecycle
-from consumer.ops.model_metrics import ModelMetrics
 from consumer.ops.server import OpsServer
+from consumer.options import add_options
 from consumer.scoring.codec import Codec, PlainAvroCodec
 from consumer.scoring.errors import ConfigError
+from consumer.scoring.models import load_models
+from consumer.scoring.models.lifecycle import ModelLifecycle
 from consumer.scoring.pipeline import ScoringPipeline
-from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable, registry_client
-from consumer.scoring.routing import load_models
-from consumer.stream.clients import ClientHooks, make_clients
-from consumer.stream.commits import OffsetCommitter
-from consumer.stream.lag import LagTracker
-from consumer.stream.loop import LoopSettings, ScoringLoop
-from consumer.stream.offsets import OffsetTracker
-from consumer.stream.readiness import Readiness
+from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable
+from consumer.stream.clients import ScorerParts, make_clients
+from consumer.stream.loop import ScoringLoop
 from consumer.stream.settings import RUN_OPTIONS, TOPIC_OPTIONS, RunSettings
 
 log = logging.getLogger(__name__)
@@ -58,7 +55,7 @@ def make_codec(settings: RunSettings) -> Codec:
     if not settings.schema_registry_url:
         return PlainAvroCodec()
     codec = RegistryCodec(
-        registry_client(settings.schema_registry_url, settings.registry_config),
+        ConfluentSchemaRegistry.connect(settings.schema_registry_url, settings.registry_config),
         f"{settings.output_topic}-value",
     )
     try:
@@ -93,60 +90,22 @@ def build_scorer(
     """Model, clients, pipeline and loop, checked; raises ConfigError/ModelError with one line."""
     threads = settings.inference_threads
     models = load_models(settings, threads)
-    metrics = metrics or ScorerMetrics()
-    offsets = OffsetTracker()
-    hooks = ClientHooks(
-        metrics=metrics,
-        lag=LagTracker(settings.input_topic, metrics),
-        readiness=Readiness(
-            metrics,
-            broker_down_after=settings.readiness_broker_down_s,
-            unassigned_after=settings.readiness_unassigned_s,
-        ),
-        committer=OffsetCommitter(offsets, metrics, settings.commit_interval_ms / 1000),
-    )
-    consumer, producer = make_clients(settings, hooks)
+    parts = ScorerParts.build(settings, metrics or ScorerMetrics())
+    consumer, producer = make_clients(settings, parts)
     topics = [settings.input_topic, settings.output_topic, settings.dlq_topic]
     check_topics(settings.kafka.admin_config(), topics + [t for t in [settings.shadow_topic] if t])
     pipeline = ScoringPipeline(
-        codec or make_codec(settings),
-        models.champion,
-        reason_codes=settings.reason_codes,
-        models=models,
+        codec or make_codec(settings), models, reason_codes=settings.reason_codes
     )
     lifecycle = ModelLifecycle(
         pipeline,
-        ModelMetrics(metrics.registry),
-        metrics.model_info,
+        parts.model_metrics,
         directory=settings.model,
         poll=settings.model_poll_s,
         threads=threads,
     )
-    loop_settings = LoopSettings(
-        input_topic=settings.input_topic,
-        output_topic=settings.output_topic,
-        dlq_topic=settings.dlq_topic,
-        mode=settings.mode,
-        max_batch=settings.max_batch,
-        max_wait_ms=settings.max_wait_ms,
-        max_in_flight=settings.max_in_flight,
-        exit_when_idle=settings.exit_when_idle,
-        flush_timeout=settings.flush_timeout,
-        shadow_topic=settings.shadow_topic,
-    )
-    loop = ScoringLoop(
-        consumer,
-        producer,
-        pipeline,
-        loop_settings,
-        metrics,
-        lag=hooks.lag,
-        readiness=hooks.readiness,
-        offsets=offsets,
-        committer=hooks.committer,
-        lifecycle=lifecycle,
-    )
-    return loop, metrics
+    loop = ScoringLoop(consumer, producer, pipeline, settings, parts, lifecycle)
+    return loop, parts.metrics
 
 
 def _start_server(

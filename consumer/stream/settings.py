@@ -9,26 +9,26 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from consumer.config import (
+from consumer.kafka.settings import RELIABLE_PRODUCER, KafkaSettings, kafka_settings, masked
+from consumer.options import (
     LIFECYCLE_OPTIONS,
-    RELIABLE_PRODUCER,
-    KafkaSettings,
+    LOG_OPTIONS,
+    METRICS_SERVER_OPTIONS,
+    MODEL_OPTION,
+    REASON_CODES_OPTION,
     Option,
-    check_lifecycle,
-    kafka_settings,
-    masked,
+    check_canary,
+    inference_threads_option,
     non_negative_int,
     nonempty,
-    path,
-    port,
     positive_float,
     positive_int,
     resolve,
 )
-from consumer.ops import logs
 from consumer.scoring.errors import ConfigError
-from consumer.scoring.model import default_model_path
-from consumer.stream.loop import MODES
+from consumer.scoring.models import default_model_path
+
+MODES = ("single", "batch", "adaptive")
 
 DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
     "payments.transactions",
@@ -48,14 +48,7 @@ TOPIC_OPTIONS = (
 )
 RUN_OPTIONS = (
     Option("--group-id", nonempty, "fraud-consumer", "consumer group id"),
-    Option(
-        "--model",
-        path,
-        None,
-        "model file, card, or directory (newest version); unset: "
-        "./models, else the checkout's models/",
-        metavar="PATH",
-    ),
+    MODEL_OPTION,
     Option(
         "--mode",
         str,
@@ -73,15 +66,8 @@ RUN_OPTIONS = (
         "new arrived for this many seconds",
         metavar="SECONDS",
     ),
-    Option(
-        "--reason-codes", non_negative_int, 3, "reason codes per REVIEW/DECLINE score (0: none)"
-    ),
-    Option(
-        "--inference-threads",
-        non_negative_int,
-        0,
-        "LightGBM threads for large batches (0: all cores)",
-    ),
+    REASON_CODES_OPTION,
+    inference_threads_option(0, "LightGBM threads for large batches (0: all cores)"),
     Option(
         "--max-in-flight",
         positive_int,
@@ -129,14 +115,12 @@ RUN_OPTIONS = (
         "--shadow-topic",
         nonempty,
         None,
-        "with --shadow-model: topic for the challenger's FraudScores (never the output topic)",
+        "with --shadow-model: topic for the shadow's FraudScores (never the output topic)",
         metavar="TOPIC",
     ),
     *LIFECYCLE_OPTIONS,
-    Option("--metrics-address", nonempty, "0.0.0.0", "address for /metrics /healthz /readyz"),  # noqa: S104
-    Option("--metrics-port", port, 9108, "port for /metrics /healthz /readyz (0: off)"),
-    Option("--log-level", str.upper, "INFO", "log level", choices=logs.LEVELS),
-    Option("--log-format", str, "text", "log line format", choices=logs.FORMATS),
+    *METRICS_SERVER_OPTIONS,
+    *LOG_OPTIONS,
 )
 
 
@@ -176,7 +160,7 @@ class RunSettings:
         values = resolve(ns, TOPIC_OPTIONS + RUN_OPTIONS, environ)
         values["model"] = values["model"] or default_model_path()
         values["max_in_flight"] = values["max_in_flight"] or 2 * values["max_batch"]
-        check_lifecycle(values)
+        check_canary(values["canary_model"], values["canary_percent"])
         if (values["shadow_model"] is None) != (values["shadow_topic"] is None):
             raise ConfigError("give --shadow-model and --shadow-topic together")
         if values["shadow_topic"] in (values["output_topic"], values["dlq_topic"]):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,55 +18,30 @@ import numpy as np
 
 from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.errors import ModelError
+from consumer.scoring.feature_sets import PER_EVENT
 from consumer.scoring.features import (
     CATEGORICAL_FEATURES,
     FEATURE_NAMES,
     FEATURE_SET_VERSION,
     feature_matrix,
 )
-from consumer.scoring.model import ModelCard, Thresholds, sha256_file
-from consumer.training.evaluation import (
-    average_precision,
-    precision_recall_at,
-    roc_auc,
-    threshold_for_precision,
-    threshold_for_rate,
-)
+from consumer.scoring.models import ModelCard, Thresholds, sha256_file
+from consumer.training.evaluation import average_precision, precision_recall_at, roc_auc
+from consumer.training.fit import PARAMS, fit
 from consumer.training.generator import FRAUD_PATTERNS, TransactionGenerator
+from consumer.training.spec import TrainingSpec
+
+__all__ = ["TrainingSpec", "train"]
 
 log = logging.getLogger(__name__)
-
-PARAMS: dict[str, Any] = {
-    "objective": "binary",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
-    "min_data_in_leaf": 50,
-    "feature_fraction": 0.9,
-    "bagging_fraction": 0.8,
-    "bagging_freq": 1,
-    "cat_smooth": 10,
-    "seed": 7,
-    "deterministic": True,
-    "force_row_wise": True,
-    "num_threads": 1,
-    "verbosity": -1,
-}
-
-
-@dataclass(frozen=True)
-class TrainingSpec:
-    name: str = "fraud-lgbm"
-    version: str = "1.0.0"
-    rows: int = 500_000
-    seed: int = 42
-    fraud_rate: float = 0.01
-    max_rounds: int = 600
-    review_rate: float = 0.02  # share of traffic sent to REVIEW or DECLINE
-    decline_precision: float = 0.9  # precision required of automatic declines
 
 
 def train(spec: TrainingSpec, out_dir: Path, overwrite: bool = False) -> ModelCard:
     """Generate data, fit, pick thresholds, evaluate on the holdout, write model + card."""
+    if spec.feature_set != PER_EVENT.name:
+        from consumer.training.history_training import train_history
+
+        return train_history(spec, out_dir, overwrite)
     stem = f"{spec.name}-{spec.version}"
     model_path, card_path = out_dir / f"{stem}.txt", out_dir / f"{stem}.json"
     if not overwrite and (model_path.exists() or card_path.exists()):
@@ -79,38 +53,13 @@ def train(spec: TrainingSpec, out_dir: Path, overwrite: bool = False) -> ModelCa
     labels = np.array([e.is_fraud for e in events], dtype=np.float64)
     patterns = np.array([e.fraud_pattern or "" for e in events])
     fit_end, valid_end = int(spec.rows * 0.7), int(spec.rows * 0.8)
-
-    train_set = lgb.Dataset(
-        features[:fit_end],
-        labels[:fit_end],
-        feature_name=list(FEATURE_NAMES),
-        categorical_feature=list(CATEGORICAL_FEATURES),
-        free_raw_data=False,
-    )
-    valid_set = lgb.Dataset(
-        features[fit_end:valid_end], labels[fit_end:valid_end], reference=train_set
-    )
     log.info("training on %d rows, early stopping on %d", fit_end, valid_end - fit_end)
-    booster = lgb.train(
-        PARAMS,
-        train_set,
-        num_boost_round=spec.max_rounds,
-        valid_sets=[valid_set],
-        callbacks=[lgb.early_stopping(40, verbose=False)],
-    )
-    rounds = booster.best_iteration or spec.max_rounds
-
-    valid_scores = np.asarray(
-        booster.predict(features[fit_end:valid_end], num_iteration=rounds), dtype=np.float64
-    )
-    valid_labels = labels[fit_end:valid_end]
-    decline = threshold_for_precision(valid_labels, valid_scores, spec.decline_precision)
-    review = min(threshold_for_rate(valid_scores, spec.review_rate), decline)
-    thresholds = Thresholds(review=round(review, 6), decline=round(decline, 6))
-
-    hold_scores = np.asarray(
-        booster.predict(features[valid_end:], num_iteration=rounds), dtype=np.float64
-    )
+    fitted = fit(
+        features, labels, FEATURE_NAMES, (slice(0, fit_end), slice(fit_end, valid_end)),
+        spec.policy,
+    )  # fmt: skip
+    booster, rounds, thresholds = fitted.booster, fitted.rounds, fitted.thresholds
+    hold_scores = fitted.predict(features[valid_end:])
     metrics = _holdout_metrics(labels[valid_end:], hold_scores, patterns[valid_end:], thresholds)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -137,8 +86,8 @@ def train(spec: TrainingSpec, out_dir: Path, overwrite: bool = False) -> ModelCa
             "generator": "consumer.training.generator.TransactionGenerator",
             "boosting_rounds": rounds,
             "threshold_policy": {
-                "decline_precision": spec.decline_precision,
-                "review_rate": spec.review_rate,
+                "decline_precision": spec.policy.decline_precision,
+                "review_rate": spec.policy.review_rate,
             },
         },
         metrics=metrics,

@@ -18,7 +18,7 @@ import numpy as np
 
 from consumer.scoring.codec import CHANNELS, ENTRY_MODES, PlainAvroCodec, Record
 from consumer.scoring.errors import DecodeError, RecordError, ValidationError
-from consumer.scoring.model import FraudModel
+from consumer.scoring.models import FraudModel
 from consumer.scoring.reference import (
     COUNTRY_INFO,
     CURRENCY_EXPONENT,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from consumer.cli import build_parser
-from consumer.config import MASK
+from consumer.kafka.settings import MASK
 from consumer.scoring.errors import ConfigError
 from consumer.stream.settings import RunSettings
 
@@ -145,7 +145,8 @@ def test_lifecycle_settings_of_run_and_serve() -> None:
     ns = build_parser().parse_args(["serve", "--shadow-model", "/m/s.json"])
     served = ServeSettings.from_args(ns, {})
     assert served.shadow_model == Path("/m/s.json") and served.canary_model is None
-    # what the workers get back from the command's FRAUD_* variables is the same
-    assert ServeSettings.from_env(served.to_env()) == served
+    # what the workers get back from the command is the same, types and all
+    assert ServeSettings.from_json(served.to_json()) == served
+    assert ServeSettings.from_worker_env({"FRAUD_SERVE_SETTINGS": served.to_json()}) == served
     with pytest.raises(ConfigError, match="give --canary-model and --canary-percent"):
         ServeSettings.from_args(build_parser().parse_args(["serve", "--canary-percent", "3"]), {})

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from consumer.cli import build_parser
-from consumer.config import KAFKA_OPTIONS
+from consumer.kafka.settings import KAFKA_OPTIONS
 from tests.conftest import ROOT
 from tests.tools import require
 
@@ -208,7 +208,7 @@ def test_every_fraud_variable_is_a_setting_the_service_takes(
 
 
 def test_the_batch_job_takes_its_settings() -> None:
-    from consumer.batch.options import BATCH_OPTIONS
+    from consumer.batch.settings import BATCH_OPTIONS
 
     names = {opt.env for opt in (*BATCH_OPTIONS, *KAFKA_OPTIONS)}
     for env_file in ("kafka.env", "model.env", "batch.env"):

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from consumer.batch.shards import ShardTask
+from consumer.batch.engines.shards import ShardTask
 from consumer.scoring.errors import FraudConsumerError
 
 Progress = Callable[[int], None]

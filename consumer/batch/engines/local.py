@@ -30,11 +30,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from consumer.batch.chunks import BatchError
 from consumer.batch.engines import Progress, ShardOutcome, failure_line
-from consumer.batch.shard_scorer import ShardScorer, ShardSettings
-from consumer.batch.shards import ShardTask
-from consumer.scoring.model import FraudModel
+from consumer.batch.engines.shard_scorer import ShardScorer, ShardSettings
+from consumer.batch.engines.shards import ShardTask
+from consumer.batch.errors import BatchError
+from consumer.scoring.models import FraudModel
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from consumer.batch.engines import Progress, ShardOutcome, failure_line
-from consumer.batch.shard_scorer import ShardScorer, ShardSettings
-from consumer.batch.shards import ShardTask
+from consumer.batch.engines.shard_scorer import ShardScorer, ShardSettings
+from consumer.batch.engines.shards import ShardTask
 from consumer.scoring.errors import ConfigError
 
 log = logging.getLogger(__name__)

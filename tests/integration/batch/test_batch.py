@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from confluent_kafka import Producer
 
-from consumer.batch.arrow_tables import transaction_table
+from consumer.batch.sinks.tables import transaction_table
 from consumer.cli import main
 from consumer.kafka.topics import read_all
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec

@@ -8,13 +8,14 @@ import asyncio
 import json
 import math
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from consumer.scoring.model import FraudModel
+from consumer.scoring.models import FraudModel
 from tests.integration.serve.server import serving, transactions
 from tests.tools import features_of
 
@@ -136,6 +137,53 @@ def test_bodies_that_are_not_one_of_the_two_shapes_are_400(
 ) -> None:
     r = _post(server.url, body)
     assert r.status_code == status and r.json()["error"]["reason"] == reason
+
+
+def _deep(depth: int) -> bytes:
+    return b"[" * depth + b"]" * depth
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "status", "reason"),
+    [
+        ("a 30,000-deep array", _deep(30_000), 400, "too_deep"),
+        ("a field holding a 3,000-deep value",
+         b'{"transaction_id": ' + _deep(3_000) + b"}", 400, "too_deep"),
+        ("an array item 3,000 deep",
+         b'{"transactions": [' + _deep(3_000) + b"]}", 400, "too_deep"),
+        ("a 1,000-deep object",
+         b'{"a":' * 1_000 + b"1" + b"}" * 1_000, 400, "too_deep"),
+        ("a 100,000-digit number",
+         b'{"transaction_id": "t", "amount_minor": ' + b"9" * 100_000 + b"}", 400,
+         "out_of_range"),
+        ("a number past float range", b'{"amount_minor": 1e999999}', 400, "out_of_range"),
+        ("10,000 keys", json.dumps({f"k{i}": i for i in range(10_000)}).encode(), 422, None),
+        ("a 90,000-character string",
+         json.dumps({"transaction_id": "é" * 90_000}, ensure_ascii=False).encode(), 422,
+         None),
+    ],
+)  # fmt: skip
+def test_hostile_bodies_get_a_4xx_with_a_reason_never_a_500(
+    server: Any, name: str, body: bytes, status: int, reason: str | None
+) -> None:
+    r = _post(server.url, body)
+    assert r.status_code == status, f"{name}: {r.status_code} {r.text[:200]}"
+    error = r.json().get("error") or r.json()["results"][0]["error"]
+    if reason is not None:
+        assert error["reason"] == reason, name
+    assert len(r.content) < 1_000, "an error never echoes the body"
+    assert _post(server.url, transactions(1)[0]).status_code == 200  # and it keeps serving
+
+
+def test_a_content_length_of_thousands_of_digits_is_refused(server: Any) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(
+            b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: " + b"9" * 5_000 + b"\r\n\r\n{}"
+        )
+        status = s.recv(100).split(b" ", 2)[1]
+    assert status in (b"400", b"413")  # the server's HTTP parser or ours; never a 500
 
 
 def test_an_empty_array_is_an_empty_answer(server: Any) -> None:

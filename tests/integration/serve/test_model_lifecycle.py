@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from consumer.scoring.model import load_model
-from consumer.scoring.routing import BUCKETS, bucket
+from consumer.scoring.models import BUCKETS, bucket, load_model
 from tests.conftest import half_copied, promote
 from tests.integration.serve.server import Server, serving, transactions
 from tests.tools import features_of

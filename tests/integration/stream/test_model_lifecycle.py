@@ -14,10 +14,9 @@ import pytest
 
 from consumer.kafka.topics import ensure_topics, read_all
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import load_model
+from consumer.scoring.models import BUCKETS, Models, bucket, load_model
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord
-from consumer.scoring.routing import BUCKETS, bucket
 from tests.conftest import half_copied, promote
 from tests.integration.helpers import (
     Scorer,
@@ -145,14 +144,14 @@ def test_a_promoted_model_takes_over_under_load_without_loss_or_double_scoring(
     # Each record's score is the one the model that decided it gives offline.
     codec = PlainAvroCodec()
     offline = {
-        v: ScoringPipeline(codec, load_model(model_dir / f"fraud-lgbm-{v}.json"))
+        v: ScoringPipeline(codec, Models(load_model(model_dir / f"fraud-lgbm-{v}.json")))
         for v in ("1.0.0", "1.1.0")
     }
     sample = sorted(got.scores)[::97]
     for pos in sample:
         (score,) = got.scores[pos]
         raw = RawRecord(inp, pos[0], pos[1], sent.key[pos], sent.value[pos])
-        (expected,) = offline[str(score["model_version"])].process([raw]).scored
+        (expected,) = offline[str(score["model_version"])].process([raw]).scored_records()
         assert score["score"] == expected.score
 
 
@@ -233,11 +232,11 @@ def test_a_canary_decides_for_its_cards_and_a_shadow_only_watches(
     alone = {
         m.version: {
             (s.source.partition, s.source.offset): s.score
-            for s in ScoringPipeline(codec, m)
+            for s in ScoringPipeline(codec, Models(m))
             .process(
                 [RawRecord(inp, p, o, sent.key[p, o], sent.value[p, o]) for p, o in sent.value]
             )
-            .scored
+            .scored_records()
         }
         for m in (champion, challenger)
     }

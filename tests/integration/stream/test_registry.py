@@ -12,13 +12,14 @@ import struct
 from collections.abc import Callable
 
 import pytest
-from confluent_kafka.schema_registry import Schema
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from consumer.cli import build_parser
+from consumer.kafka.schema_registry import ConfluentSchemaRegistry
 from consumer.kafka.topics import read_all
 from consumer.ops.metrics import ScorerMetrics
 from consumer.scoring.codec import TRANSACTION_SCHEMA, encode_avro, parsed
-from consumer.scoring.registry_codec import RegistryClient, RegistryCodec, registry_client
+from consumer.scoring.registry_codec import RegisteredSchema, RegistryCodec, RegistryUnavailable
 from consumer.stream.service import build_scorer
 from consumer.stream.settings import RunSettings
 from consumer.training.generator import TransactionGenerator
@@ -31,17 +32,18 @@ class FlakyRegistry:
     """confluent-kafka's mock registry, unreachable for its first ``failures`` lookups."""
 
     def __init__(self, failures: int) -> None:
-        self.inner = registry_client("mock://flaky")
+        self.inner = ConfluentSchemaRegistry.connect("mock://flaky")
+        self.client = self.inner.client
         self.failures = failures
 
-    def register_schema(self, subject_name: str, schema: Schema) -> int:
-        return self.inner.register_schema(subject_name, schema)
+    def register(self, subject: str, avro_schema: str) -> int:
+        return self.inner.register(subject, avro_schema)
 
-    def get_schema(self, schema_id: int) -> Schema:
+    def lookup(self, schema_id: int) -> RegisteredSchema | None:
         if self.failures > 0:
             self.failures -= 1
-            raise ConnectionError("registry down")
-        return self.inner.get_schema(schema_id)
+            raise RegistryUnavailable("registry down")
+        return self.inner.lookup(schema_id)
 
 
 def _settings(bootstrap: str, topics: tuple[str, str, str]) -> RunSettings:
@@ -57,7 +59,7 @@ def _settings(bootstrap: str, topics: tuple[str, str, str]) -> RunSettings:
     return RunSettings.from_args(build_parser().parse_args(argv), TEST_ENV)
 
 
-def _framed_items(client: RegistryClient, n: int, unknown_every: int = 0) -> list[Item]:
+def _framed_items(client: SchemaRegistryClient, n: int, unknown_every: int = 0) -> list[Item]:
     evolved = copy.deepcopy(TRANSACTION_SCHEMA)
     evolved["fields"].append({"name": "loyalty_tier", "type": ["null", "string"], "default": None})
     schema_id = client.register_schema("in-value", Schema(json.dumps(evolved), "AVRO"))
@@ -74,9 +76,9 @@ def test_framed_events_are_scored_and_unknown_ids_dead_lettered(
     bootstrap: str, topics: Callable[[int], tuple[str, str, str]]
 ) -> None:
     names = topics(2)
-    client = registry_client("mock://it")
-    produce(bootstrap, names[0], _framed_items(client, 200, unknown_every=10))
-    codec = RegistryCodec(client, f"{names[1]}-value")
+    registry = ConfluentSchemaRegistry.connect("mock://it")
+    produce(bootstrap, names[0], _framed_items(registry.client, 200, unknown_every=10))
+    codec = RegistryCodec(registry, f"{names[1]}-value")
     loop, _ = build_scorer(_settings(bootstrap, names), codec=codec)
     assert loop.run() == 0
 
@@ -92,7 +94,7 @@ def test_registry_outage_is_retried_never_dead_lettered(
 ) -> None:
     names = topics(1)
     client = FlakyRegistry(failures=3)
-    produce(bootstrap, names[0], _framed_items(client, 50))
+    produce(bootstrap, names[0], _framed_items(client.client, 50))
     metrics = ScorerMetrics(process=False)
     loop, _ = build_scorer(
         _settings(bootstrap, names), codec=RegistryCodec(client, "o-value"), metrics=metrics

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import FraudModel
+from consumer.scoring.models import FraudModel, Models
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord
 from tests.integration.helpers import (
@@ -58,10 +58,10 @@ def test_every_event_is_scored_once_in_each_mode(
 
     # Output key = input key; lineage names the input record; scores equal the offline
     # pipeline's on the same bytes, bit for bit.
-    offline = ScoringPipeline(PlainAvroCodec(), model).process(
+    offline = ScoringPipeline(PlainAvroCodec(), Models(model)).process(
         [RawRecord(inp, p, o, sent.key[(p, o)], sent.value[(p, o)]) for p, o in sorted(sent.value)]
     )
-    for expected in offline.scored:
+    for expected in offline.scored_records():
         pos = (expected.source.partition, expected.source.offset)
         (score,) = got.scores[pos]
         assert got.score_keys[pos] == [sent.key[pos]]

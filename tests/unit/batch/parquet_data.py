@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from consumer.batch.arrow_tables import transaction_table
+from consumer.batch.sinks.tables import transaction_table
 from consumer.cli import main
 from consumer.training.generator import TransactionGenerator
 from tests.conftest import MODELS

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from consumer.cli import main
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec
-from consumer.scoring.model import FraudModel
+from consumer.scoring.models import FraudModel, Models
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord
 from consumer.training.generator import TransactionGenerator
@@ -71,7 +71,7 @@ def test_scores_every_valid_row_and_dead_letters_the_rest(
     codec = PlainAvroCodec()
     for row in inputs:
         row["event_time"] = int(row["event_time"].timestamp() * 1000)
-    expected = ScoringPipeline(codec, model).process(
+    expected = ScoringPipeline(codec, Models(model)).process(
         [
             RawRecord(str(tx_file), 0, i, None, codec.encode_transaction(r))
             for i, r in enumerate(inputs)

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from consumer.batch.comparison import SHIFT_EDGES, ModelComparison
+from consumer.batch.reports.comparison import SHIFT_EDGES, ShadowComparison
 from consumer.cli import main
-from consumer.scoring.model import load_model
+from consumer.scoring.models import load_model
 from tests.tools import features_of
 
 V1, V2 = "fraud-lgbm-1.0.0.json", "fraud-lgbm-1.1.0.json"
@@ -34,7 +34,7 @@ def _expected(path: Path, model_dir: Path) -> dict[str, Any]:
     """The comparison computed here from the two models directly."""
     table = pq.read_table(path)
     rows = table.to_pylist()
-    champion, challenger = load_model(model_dir / V1), load_model(model_dir / V2)
+    champion, shadow = load_model(model_dir / V1), load_model(model_dir / V2)
     scores = pq.read_table(path.parent / "out").to_pylist()
     scored = {s["source_offset"] for s in scores}
     records = [{k: v for k, v in r.items() if k != "fraud_pattern"} for r in rows]
@@ -42,9 +42,9 @@ def _expected(path: Path, model_dir: Path) -> dict[str, Any]:
         r["event_time"] = int(r["event_time"].timestamp() * 1000)
     keep = sorted(scored)
     x = features_of([records[i] for i in keep])
-    a, b = champion.predict(x), challenger.predict(x)
-    da, db = champion.decisions(a), challenger.decisions(b)
-    expected = ModelComparison("fraud-lgbm-1.0.0", "fraud-lgbm-1.1.0")
+    a, b = champion.predict(x), shadow.predict(x)
+    da, db = champion.decisions(a), shadow.decisions(b)
+    expected = ShadowComparison("fraud-lgbm-1.0.0", "fraud-lgbm-1.1.0")
     expected.add(a, da, b, db, [rows[i]["fraud_pattern"] for i in keep])
     return expected.to_dict()
 
@@ -119,7 +119,7 @@ def test_a_model_compared_with_itself_changes_nothing(
     assert "decisions changed           0" in capsys.readouterr().out
 
 
-def test_a_missing_compare_model_stops_with_one_line(
+def test_a_missing_shadow_model_stops_with_one_line(
     labelled: Path, model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["batch", "--model", str(model_dir / V1), "--input", str(labelled), "--output",
@@ -158,13 +158,13 @@ def test_comparisons_merge_like_one_over_all_rows() -> None:
     a, b = rng.random(1000), rng.random(1000)
     da, db = (np.digitize(s, [0.5, 0.8]).astype(np.int8) for s in (a, b))
     labels = [("legit", "card_testing", "ato")[i % 3] for i in range(1000)]
-    whole = ModelComparison("m", "c")
+    whole = ShadowComparison("m", "c")
     whole.add(a, da, b, db, labels)
-    halves = ModelComparison("m", "c")
+    halves = ShadowComparison("m", "c")
     for part in (slice(0, 400), slice(400, 1000)):
-        one = ModelComparison("m", "c")
+        one = ShadowComparison("m", "c")
         one.add(a[part], da[part], b[part], db[part], labels[part])
-        halves.merge(ModelComparison.from_dict(json.loads(json.dumps(one.to_dict()))))
+        halves.merge(ShadowComparison.from_dict(json.loads(json.dumps(one.to_dict()))))
     assert halves.to_dict()["confusion"] == whole.to_dict()["confusion"]
     assert halves.to_dict()["shift"] == whole.to_dict()["shift"]
     assert halves.by_label.keys() == whole.by_label.keys()

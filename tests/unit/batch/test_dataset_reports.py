@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from consumer.batch.run_report import rate_points
+from consumer.batch.reports.run_sections import rate_points
 from tests.unit.batch.parquet_data import batch, records, write_records
 
 

@@ -13,10 +13,10 @@ import fastavro
 import pyarrow.parquet as pq
 import pytest
 
-from consumer.batch.arrow_tables import ERROR_SCHEMA, SCORE_SCHEMA
+from consumer.batch.sinks.tables import ERROR_SCHEMA, SCORE_SCHEMA
 from consumer.devtools.faults import RECORD_FAULTS
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec, schema_json
-from consumer.scoring.model import FraudModel
+from consumer.scoring.models import FraudModel, Models
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord
 from tests.unit.batch.parquet_data import (
@@ -51,7 +51,7 @@ def test_scores_equal_the_streaming_pipeline(
     assert batch("--input", str(data), "--output", str(out), "--shard-rows", "1000") == 0
 
     codec = PlainAvroCodec()
-    expected = ScoringPipeline(codec, model).process(
+    expected = ScoringPipeline(codec, Models(model)).process(
         [RawRecord("x", 0, i, None, codec.encode_transaction(r)) for i, r in enumerate(rows)]
     )
     want = {s["source_offset"]: s for s in expected.score_records()}

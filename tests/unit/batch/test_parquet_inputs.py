@@ -14,8 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from consumer.batch.arrow_columns import to_columns
-from consumer.batch.arrow_tables import TRANSACTION_SCHEMA, transaction_table
+from consumer.batch.sinks.tables import TRANSACTION_SCHEMA, transaction_table
+from consumer.batch.sources.arrow_columns import to_columns
 from tests.unit.batch.parquet_data import batch, manifest, read_dataset, records, write
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from consumer.cli import main
-from consumer.scoring.model import resolve_card_path
+from consumer.scoring.models import resolve_card_path
 from tests.conftest import MODELS, half_copied
 
 V1, V2 = "fraud-lgbm-1.0.0.json", "fraud-lgbm-1.1.0.json"

@@ -88,7 +88,7 @@ def test_every_fault_kind_fails_decode_or_validation(
     rng = random.Random(3)
     values = [malformed_value(kind, e.record, rng) for e in events[:50] for kind in KINDS]
     decoded = codec.decode_batch(values)
-    invalid = {decoded.rows[i] for i, _ in validate(decoded.columns)}
+    invalid = {decoded.positions[i] for i, _ in validate(decoded.columns)}
     failed = {i for i, _ in decoded.failures} | invalid
     assert failed == set(range(len(values)))
 
@@ -97,9 +97,11 @@ def test_random_bytes_never_crash_the_decoder(codec: PlainAvroCodec) -> None:
     rng = random.Random(11)
     values: list[bytes | None] = [rng.randbytes(rng.randint(0, 120)) for _ in range(5000)]
     decoded = codec.decode_batch(values)
-    assert len(decoded.failures) + len(decoded.rows) == len(values)
+    assert len(decoded.failures) + len(decoded.positions) == len(values)
     invalid = validate(decoded.columns)
-    assert len(invalid) == len(decoded.rows), "random bytes were accepted as a valid Transaction"
+    assert len(invalid) == len(decoded.positions), (
+        "random bytes were accepted as a valid Transaction"
+    )
 
 
 def test_decode_errors_do_not_echo_payload(codec: PlainAvroCodec) -> None:

@@ -18,9 +18,10 @@ from confluent_kafka.schema_registry import Schema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from consumer.batch.avro_files import AvroFileSource
+from consumer.batch.sources.avro_files import AvroFileSource
+from consumer.kafka.schema_registry import ConfluentSchemaRegistry
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec, encode_avro, parsed
-from consumer.scoring.registry_codec import RegistryCodec, registry_client
+from consumer.scoring.registry_codec import RegistryCodec
 from consumer.training.generator import TransactionGenerator
 
 CODEC = PlainAvroCodec()
@@ -96,12 +97,13 @@ def test_a_padded_integer_is_not_canonical() -> None:
 
 @pytest.fixture(scope="module")
 def registry() -> tuple[RegistryCodec, int, int]:
-    client = registry_client("mock://props")
+    registry = ConfluentSchemaRegistry.connect("mock://props")
+    client = registry.client
     ours = client.register_schema("in-value", Schema(json.dumps(TRANSACTION_SCHEMA), "AVRO"))
     evolved = copy.deepcopy(TRANSACTION_SCHEMA)
     evolved["fields"].append({"name": "tier", "type": ["null", "string"], "default": None})
     other = client.register_schema("in2-value", Schema(json.dumps(evolved), "AVRO"))
-    return RegistryCodec(client, "out-value"), ours, other
+    return RegistryCodec(registry, "out-value"), ours, other
 
 
 @_SETTINGS
@@ -132,7 +134,7 @@ def test_file_records_are_rejected_or_canonical(
 ) -> None:
     """An Avro container file whose block holds mutated records: each record is either a
     dead letter, scored from its exact bytes, or the file is reported corrupt."""
-    from consumer.batch.chunks import BatchError
+    from consumer.batch.errors import BatchError
     from consumer.scoring.errors import ConfigError
 
     path = tmp_path_factory.mktemp("f") / "x.avro"

@@ -10,11 +10,19 @@ import pytest
 
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.errors import ModelError
-from consumer.scoring.model import FraudModel, load_model, resolve_card_path
+from consumer.scoring.models import (
+    BUCKETS,
+    Canary,
+    FraudModel,
+    Models,
+    bucket,
+    load_model,
+    resolve_card_path,
+)
+from consumer.scoring.models.reloader import ModelReloader
+from consumer.scoring.outcomes import ScoredAt
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord
-from consumer.scoring.reloader import ModelReloader
-from consumer.scoring.routing import BUCKETS, Canary, bucket
 from consumer.training.generator import TransactionGenerator
 from tests.conftest import promote
 
@@ -97,13 +105,15 @@ def test_the_canary_decides_for_its_cards_and_the_output_says_so(model_dir: Path
     records = _records(3000)
     alone = {
         r.source.offset: r
-        for r in ScoringPipeline(PlainAvroCodec(), challenger).process(records).scored
+        for r in ScoringPipeline(PlainAvroCodec(), Models(challenger))
+        .process(records)
+        .scored_records()
     }
-    with_canary = ScoringPipeline(PlainAvroCodec(), champion, canary=Canary(challenger, 30.0))
+    with_canary = ScoringPipeline(PlainAvroCodec(), Models(champion, Canary(challenger, 30.0)))
     result = with_canary.process(records)
     codec = PlainAvroCodec()
     versions = []
-    for s in result.scored:
+    for s in result.scored_records():
         out = codec.decode_score(s.value)
         card = s.source.key.decode()  # type: ignore[union-attr]
         expected = "1.1.0" if bucket(card) < 3000 else "1.0.0"
@@ -125,7 +135,9 @@ def test_a_shadow_never_changes_the_champions_answers(
 
     def pipeline(shadow: FraudModel | None = None) -> ScoringPipeline:
         return ScoringPipeline(
-            PlainAvroCodec(), champion, shadow=shadow, scored_at=1_700_000_000_000
+            PlainAvroCodec(),
+            Models(champion, shadow=shadow),
+            scored_at=ScoredAt.of(1_700_000_000_000),
         )
 
     plain = pipeline().process(records)
@@ -134,7 +146,7 @@ def test_a_shadow_never_changes_the_champions_answers(
     assert shadowed.shadow is not None and len(shadowed.shadow_values) == len(plain.values)
     decoded = [PlainAvroCodec().decode_score(v) for v in shadowed.shadow_values]
     assert {d["model_version"] for d in decoded} == {"1.1.0"}
-    assert [d["source_offset"] for d in decoded] == [int(i) for i in plain.rows]
+    assert [d["source_offset"] for d in decoded] == [int(i) for i in plain.positions]
 
     def broken(_features: object) -> object:
         raise RuntimeError("the shadow's library crashed")

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.scoring.errors import ModelError
 from consumer.scoring.features import FEATURE_NAMES
-from consumer.scoring.model import FraudModel, load_model, resolve_card_path
+from consumer.scoring.models import FraudModel, load_model, resolve_card_path
 from consumer.training.generator import LabelledTransaction
 from tests.conftest import MODELS
 from tests.tools import features_of

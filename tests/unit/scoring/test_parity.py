@@ -11,9 +11,10 @@ import pytest
 
 from consumer.devtools.faults import KINDS, malformed_value
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.model import FraudModel
+from consumer.scoring.deadletter import DeadLetter
+from consumer.scoring.models import FraudModel, Models
 from consumer.scoring.pipeline import ScoringPipeline
-from consumer.scoring.records import RawRecord
+from consumer.scoring.records import RawRecord, ScoredRecord
 from consumer.training.generator import TransactionGenerator
 from tests.oracle import per_row
 
@@ -38,23 +39,25 @@ def sample() -> list[bytes | None]:
 def test_pipeline_equals_the_per_row_oracle(sample: list[bytes | None], model: FraudModel) -> None:
     codec = PlainAvroCodec()
     records = [RawRecord("in", 1, i, None, v) for i, v in enumerate(sample)]
-    pipeline = ScoringPipeline(codec, model, clock=lambda: 1_800_000_000.0)
-    got = {}
+    pipeline = ScoringPipeline(codec, Models(model), clock=lambda: 1_800_000_000.0)
+    got: dict[int, ScoredRecord | DeadLetter] = {}
     for start in range(0, N, 500):
         result = pipeline.process(records[start : start + 500])
-        for o in result.outcomes:
-            got[o.source.offset] = o
+        outcomes: list[ScoredRecord | DeadLetter] = [*result.scored_records(), *result.dead_letters]
+        got |= {o.source.offset: o for o in outcomes}
     want = per_row.score_values(sample, model)
     flagged = 0
     for i, (kind, detail) in enumerate(want):
         outcome = got[i]
         if kind == "dead":
-            assert (outcome.stage, outcome.reason) == detail, i  # type: ignore[union-attr]
+            assert isinstance(outcome, DeadLetter), i
+            assert (outcome.stage, outcome.reason) == detail, i
             continue
+        assert isinstance(outcome, ScoredRecord), i
         tx, score, decision, reasons = detail
-        assert outcome.score == score  # type: ignore[union-attr]
-        assert outcome.decision == decision  # type: ignore[union-attr]
-        assert list(outcome.reason_codes) == reasons  # type: ignore[union-attr]
+        assert outcome.score == score
+        assert outcome.decision == decision
+        assert list(outcome.reason_codes) == reasons
         flagged += decision != "APPROVE"
         expected_bytes = codec.encode_score(
             {
@@ -71,7 +74,7 @@ def test_pipeline_equals_the_per_row_oracle(sample: list[bytes | None], model: F
                 "source_offset": i,
             }
         )
-        assert outcome.value == expected_bytes  # type: ignore[union-attr]
+        assert outcome.value == expected_bytes
     assert flagged > 200, "the sample must exercise reason codes"
 
 

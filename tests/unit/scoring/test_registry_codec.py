@@ -11,12 +11,13 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 
 from consumer.devtools.broker import free_port
+from consumer.kafka.schema_registry import ConfluentSchemaRegistry
 from consumer.scoring.codec import TRANSACTION_SCHEMA, Record, encode_avro, parsed
 from consumer.scoring.errors import DecodeError
-from consumer.scoring.model import FraudModel
+from consumer.scoring.models import FraudModel, Models
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawRecord
-from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable, registry_client
+from consumer.scoring.registry_codec import RegistryCodec, RegistryUnavailable
 from consumer.training.generator import LabelledTransaction
 
 
@@ -42,12 +43,13 @@ def _framed(client: SchemaRegistryClient, schema: dict[str, Any], record: Record
 
 @pytest.fixture
 def client() -> SchemaRegistryClient:
-    return registry_client("mock://tests")
+    client: SchemaRegistryClient = ConfluentSchemaRegistry.connect("mock://tests").client
+    return client
 
 
 @pytest.fixture
 def codec(client: SchemaRegistryClient) -> RegistryCodec:
-    return RegistryCodec(client, "payments.fraud-scores-value")
+    return RegistryCodec(ConfluentSchemaRegistry(client), "payments.fraud-scores-value")
 
 
 def test_same_schema_round_trips(
@@ -127,11 +129,12 @@ def test_scores_are_written_framed_with_the_registered_schema(
 def test_an_unreachable_registry_is_transient_not_a_dead_letter(
     model: FraudModel, events: list[LabelledTransaction]
 ) -> None:
-    down = registry_client(f"http://127.0.0.1:{free_port()}", {"timeout": 2, "max.retries": 0})
+    url = f"http://127.0.0.1:{free_port()}"
+    down = ConfluentSchemaRegistry.connect(url, {"timeout": 2, "max.retries": 0})
     codec = RegistryCodec(down, "out-value")
     value = struct.pack(">bI", 0, 1) + encode_avro(events[0].record, parsed(TRANSACTION_SCHEMA))
     with pytest.raises(RegistryUnavailable):
         codec.decode_transaction(value)
-    pipeline = ScoringPipeline(codec, model)
+    pipeline = ScoringPipeline(codec, Models(model))
     with pytest.raises(RegistryUnavailable):  # the whole batch waits; nothing is dead-lettered
         pipeline.process([RawRecord("in", 0, 0, b"k", value)])

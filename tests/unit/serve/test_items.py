@@ -85,9 +85,23 @@ def test_event_time_is_epoch_ms_or_iso_with_offset(value: int | str, expected: i
     assert event_time_ms(value) == expected
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[" * 30_000 + b"]" * 30_000,
+        b'{"transaction_id": ' + b"[" * 3_000 + b"]" * 3_000 + b"}",
+        b'{"transactions": [' + b'{"a": ' * 2_000 + b"1" + b"}" * 2_000 + b"]}",
+    ],
+)
+def test_nesting_too_deep_is_a_body_error_not_a_crash(body: bytes) -> None:
+    with pytest.raises(BodyError) as info:
+        parse(body)
+    assert info.value.reason == "too_deep"
+
+
 def test_not_ready_is_503() -> None:
     """Before the lifespan has loaded the model, scoring is refused, not queued."""
-    app = ScoringApp(ServeSettings.from_env({}))
+    app = ScoringApp(ServeSettings.from_worker_env({}))
     sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 
 from consumer.scoring.errors import ModelError
 from consumer.scoring.features import FEATURE_NAMES, FEATURE_SET_VERSION
-from consumer.scoring.model import load_model, sha256_file
+from consumer.scoring.models import load_model, sha256_file
 from consumer.training.train import TrainingSpec, train
 
 SPEC = TrainingSpec(name="t", version="0.1.0", rows=30_000, seed=3)

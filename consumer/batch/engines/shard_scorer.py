@@ -1,0 +1,234 @@
+"""The shard function: read a shard, score it, write its part files, commit them.
+
+Every engine runs this same code: the local engine in each spawned worker process, the
+Ray engine in each Ray Data actor (the model is loaded once, in ``__init__``). Parquet
+goes through the scoring core's columnar path (Arrow -> TransactionColumns ->
+``ScoringPipeline.score`` -> Arrow), Avro through the strict decoder
+(``ScoringPipeline.process``) as in the stream. The part files are written under the
+shard attempt's own directory and moved into the dataset's staging directory only when
+the whole shard is done (``Staging.commit_task``), so a failed attempt leaves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from consumer.batch.engines.shards import ShardTask
+from consumer.batch.errors import BatchError
+from consumer.batch.reports.comparison import ShadowComparison
+from consumer.batch.reports.labels import arrow_labels
+from consumer.batch.reports.stats import BatchStats
+from consumer.batch.sinks.parts import PartWriter
+from consumer.batch.sinks.staging import Staging
+from consumer.batch.sinks.tables import (
+    ERROR_SCHEMA,
+    SCORE_SCHEMA,
+    error_table,
+    rows_as_json,
+    score_table,
+)
+from consumer.batch.sources.arrow_columns import to_columns
+from consumer.batch.sources.avro_files import AvroFileSource
+from consumer.batch.sources.parquet import ParquetChunk, parquet_chunks
+from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.models import FraudModel, Models, load_model
+from consumer.scoring.outcomes import Outcomes, ScoredAt, ShadowScores
+from consumer.scoring.pipeline import ScoringPipeline
+from consumer.scoring.records import RawBatch
+
+Progress = Callable[[int], None]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass
+class ScoredChunk:
+    """One chunk's outcome: its FraudScores as a table, its dead letters as rows."""
+
+    scores: pa.Table
+    dead: list[dict[str, Any]]
+    score: npt.NDArray[np.float64]
+    decision: npt.NDArray[np.int8]
+    shadow: ShadowScores | None = None  # --compare-model's answers for the same rows
+    labels: list[str] | None = None  # of the scored rows, where the input has them
+
+
+@dataclass(frozen=True)
+class ShardSettings:
+    """What every shard of a run is scored with (picklable: sent to each worker once)."""
+
+    model_path: str
+    model_sha256: str  # what the driver loaded: a model replaced mid-run is refused
+    chunk_size: int
+    reason_codes: int
+    scored_at: ScoredAt  # each event's own time, or one fixed time
+    scores_staging: str
+    errors_staging: str
+    compression: str
+    shadow_path: str | None = None  # --compare-model: scored too, reported, not written
+    shadow_sha256: str | None = None
+
+
+def loaded(path: str, sha256: str) -> FraudModel:
+    model = load_model(Path(path), threads=1)
+    if model.card.model_sha256 != sha256:
+        raise BatchError(f"the model at {path} changed during the run")
+    return model
+
+
+def _shadow_of(out: Outcomes) -> ShadowScores:
+    """The shadow's answers; its failure fails the shard (never a silent gap)."""
+    if out.shadow is None:
+        raise BatchError(f"the shadow model failed on a chunk ({out.shadow_error or 'no scores'})")
+    return out.shadow
+
+
+class ShardScorer:
+    """Loads the model once (one LightGBM thread) and runs shards with it."""
+
+    def __init__(self, settings: ShardSettings, model: FraudModel | None = None) -> None:
+        self.settings = settings
+        self.model = model or loaded(settings.model_path, settings.model_sha256)
+        if self.model.card.model_sha256 != settings.model_sha256:
+            raise BatchError(f"the model at {settings.model_path} changed during the run")
+        self.shadow = (
+            loaded(settings.shadow_path, settings.shadow_sha256 or "")
+            if settings.shadow_path is not None
+            else None
+        )
+        self.pipeline = ScoringPipeline(
+            PlainAvroCodec(),
+            Models(self.model, shadow=self.shadow),
+            reason_codes=settings.reason_codes,
+            scored_at=settings.scored_at,
+            encode=False,
+        )
+        self._staging = Staging(Path(settings.scores_staging), Path(settings.errors_staging))
+
+    def run(
+        self, task: ShardTask, attempt: int, progress: Progress | None = None
+    ) -> dict[str, Any]:
+        """Score ``task``; returns its report (JSON-able). Raises on a failure of the shard."""
+        started = time.time()
+        stats = BatchStats()
+        comparison = (
+            ShadowComparison(_named(self.model), _named(self.shadow))
+            if self.shadow is not None
+            else None
+        )
+        scores_dir, errors_dir = self._staging.attempt_dirs(task.index, attempt)
+        name = f"part-{task.index:05d}.parquet"
+        compression = self.settings.compression
+        with (
+            PartWriter(scores_dir / name, SCORE_SCHEMA, compression) as scores,
+            PartWriter(errors_dir / name, ERROR_SCHEMA, compression) as errors,
+        ):
+            for chunk in self._chunks(task):
+                scores.write(chunk.scores)
+                if chunk.dead:
+                    errors.write(error_table(chunk.dead))
+                stats.add_scores(
+                    chunk.score, chunk.decision, ((d["stage"], d["reason"]) for d in chunk.dead)
+                )
+                if comparison is not None and chunk.shadow is not None:
+                    c = chunk.shadow
+                    comparison.add(chunk.score, chunk.decision, c.score, c.decision, chunk.labels)
+                if progress is not None:
+                    progress(chunk.scores.num_rows + len(chunk.dead))
+            scores.ensure()  # every shard has a scores part, even an empty one
+        parts = self._staging.commit_task(task.index, attempt)
+        return {
+            "shard": task.index,
+            "id": task.id,
+            "task": task.to_dict(),
+            **stats.to_dict(),
+            "attempt": attempt,
+            "worker": f"{socket.gethostname()}:{os.getpid()}",
+            "started": started,
+            "seconds": time.time() - started,
+            "parts": parts,
+            **({"comparison": comparison.to_dict()} if comparison is not None else {}),
+        }
+
+    def _chunks(self, task: ShardTask) -> Iterator[ScoredChunk]:
+        if task.format == "parquet":
+            labels = self.shadow is not None
+            for chunk in parquet_chunks(task, self.settings.chunk_size, labels):
+                yield self._score_arrow(task, chunk)
+        else:
+            yield from self._score_avro(task)
+
+    def _score_arrow(self, task: ShardTask, chunk: ParquetChunk) -> ScoredChunk:
+        out = self.pipeline.score(to_columns(chunk.batch))
+        scored = out.positions  # rows of the record batch
+        ids = pc.take(chunk.batch.column("transaction_id"), pa.array(scored))
+        table = self._table(task, out, chunk.first_row + scored, ids)
+        values = rows_as_json(chunk.batch, [i for i, _ in out.failures])
+        dead = [
+            self._dead(task, chunk.first_row + i, v, e.stage, e.reason, type(e).__name__, e.message)
+            for (i, e), v in zip(out.failures, values, strict=True)
+        ]
+        if self.shadow is None:
+            return ScoredChunk(table, dead, out.score, out.decision)
+        labels = arrow_labels(chunk.batch, scored)
+        return ScoredChunk(table, dead, out.score, out.decision, _shadow_of(out), labels)
+
+    def _score_avro(self, task: ShardTask) -> Iterator[ScoredChunk]:
+        source = AvroFileSource([Path(task.path)])
+        for chunk in source.chunks(self.settings.chunk_size):
+            batch = RawBatch(chunk.records)
+            out = self.pipeline.process(batch)
+            ids = pa.array(out.transaction_id, pa.string())
+            table = self._table(task, out, batch.offsets[out.positions], ids)
+            failed = [
+                (r.offset, r.value, e.stage, e.reason, type(e).__name__, e.message)
+                for r, e in chunk.rejected
+            ] + [
+                (d.source.offset, d.source.value, d.stage, d.reason, d.error_class, d.message)
+                for d in out.dead_letters
+            ]
+            dead = [self._dead(task, *f) for f in sorted(failed, key=lambda f: f[0])]
+            shadow = _shadow_of(out) if self.shadow is not None else None
+            yield ScoredChunk(table, dead, out.score, out.decision, shadow)  # Avro: no labels
+
+    def _table(self, task: ShardTask, out: Outcomes, offsets: IntArray, ids: pa.Array) -> pa.Table:
+        return score_table(out, ids, task.name, task.file_index, offsets)
+
+    def _dead(
+        self,
+        task: ShardTask,
+        offset: int,
+        value: bytes | None,
+        stage: str,
+        reason: str,
+        error_class: str,
+        message: str,
+    ) -> dict[str, Any]:
+        return {
+            "source": task.name,
+            "source_partition": task.file_index,
+            "source_offset": offset,
+            "key": None,
+            "value": value,
+            "timestamp": None,
+            "stage": stage,
+            "reason": reason,
+            "error_class": error_class,
+            "message": message,
+            "model_name": self.model.name,
+            "model_version": self.model.version,
+        }
+
+
+def _named(model: FraudModel) -> str:
+    return f"{model.name}-{model.version}"
