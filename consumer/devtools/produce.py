@@ -3,6 +3,12 @@
 Valid events carry a header ``synthetic.fraud_pattern`` (``legit`` or the pattern) and
 malformed ones ``synthetic.malformed`` (the kind), so demos can grade the scorer against
 the truth. The scorer itself never reads these headers.
+
+Labels, on request, are records of their own (``schemas/label.avsc``): one for every
+fraudulent Transaction sent intact (a malformed one is dead-lettered, never labelled),
+to a topic (``--labels-topic``: keyed by card id, record timestamp = label_time, sent
+right after the Transaction, not in label-time order) and/or a Parquet file
+(``--labels-file``, in label-time order).
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from consumer.options import (
     resolve,
 )
 from consumer.scoring.codec import TRANSACTION_SCHEMA, PlainAvroCodec
-from consumer.scoring.errors import ConfigError
+from consumer.scoring.errors import ConfigError, DeliveryError
 from consumer.scoring.records import Headers
 from consumer.training.generator import TransactionGenerator
+from consumer.training.labels import LABEL_FIELDS, encode_label
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,13 @@ PRODUCE_OPTIONS = (
     Option("--fraud-rate", fraction, 0.01, "share of fraudulent events"),
     Option("--malformed-fraction", fraction, 0.0, "share of events replaced by malformed bytes"),
     Option("--partitions", positive_int, 6, "partitions if the topic has to be created"),
+    Option(
+        "--labels-topic",
+        nonempty,
+        None,
+        "also produce a fraud label for each fraudulent Transaction to this topic "
+        "(keyed by card id, timestamped when the label arrives)",
+    ),
 )
 
 
@@ -78,6 +92,19 @@ def add_produce_parser(sub: Any) -> None:
         "producing to Kafka (simulated time; malformed events are rule-breaking records, "
         "since every record in a file must fit the schema)",
     )
+    p.add_argument(
+        "--labels-file",
+        type=Path,
+        metavar="FILE.parquet",
+        help="also write the fraud labels (one per fraudulent Transaction, in the order "
+        "they arrive) to this Parquet file",
+    )
+    p.add_argument(
+        "--history-patterns",
+        action="store_true",
+        help="add the fraud patterns only a card's or a merchant's history reveals "
+        "(card-testing bursts, account takeovers, compromised merchants)",
+    )
     p.set_defaults(handler=produce_command)
 
 
@@ -93,21 +120,58 @@ class _Stopper:
 
 def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     values = resolve(ns, PRODUCE_OPTIONS, environ)
+    values["history_patterns"] = bool(getattr(ns, "history_patterns", False))
+    labels_file: Path | None = getattr(ns, "labels_file", None)
     if ns.to_file is not None:
-        return write_file(ns.to_file, values)
+        if values["labels_topic"]:
+            raise ConfigError("--labels-topic needs Kafka; with --to-file use --labels-file")
+        return write_file(ns.to_file, values, labels_file)
     kafka = kafka_settings(ns, environ)
-    ensure_topics(kafka.admin_config(), {values["topic"]: values["partitions"]})
-    writer = TopicWriter(
-        kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 5}),
-        values["topic"],
-        total=values["count"] or None,
+    labels_topic = values["labels_topic"]
+    topics = {values["topic"]: values["partitions"]}
+    if labels_topic:
+        topics[labels_topic] = values["partitions"]
+    ensure_topics(kafka.admin_config(), topics)
+    producer_conf = kafka.producer_config({**RELIABLE_PRODUCER, "linger.ms": 5})
+    writer = TopicWriter(producer_conf, values["topic"], total=values["count"] or None)
+    labels = _LabelOutputs(
+        TopicWriter(producer_conf, labels_topic) if labels_topic else None, labels_file
     )
     clock = None if ns.simulated_time else (lambda: int(time.time() * 1000))
-    events = TransactionGenerator(values["seed"], fraud_rate=values["fraud_rate"], clock=clock)
+    events = TransactionGenerator(
+        values["seed"],
+        fraud_rate=values["fraud_rate"],
+        clock=clock,
+        history_patterns=values["history_patterns"],
+    )
+    stopper = _Stopper()
+    started = time.monotonic()
+    try:
+        malformed = _send_all(events, writer, labels, values, stopper)
+    except BaseException:
+        labels.abandon()
+        raise
+    if stopper.stopped:
+        writer.total = writer.count  # stopped on purpose: what was sent is what was meant
+    # Each raises DeliveryError (exit 1) saying how many were not delivered; all settle.
+    _close_all([writer, *labels.writers])
+    elapsed = time.monotonic() - started
+    log.info("delivered %d events (%d malformed) in %.1fs", writer.delivered, malformed, elapsed)
+    labels.finish()
+    return 0
+
+
+def _send_all(
+    events: TransactionGenerator,
+    writer: TopicWriter,
+    labels: _LabelOutputs,
+    values: dict[str, Any],
+    stopper: _Stopper,
+) -> int:
+    """Send events (and their labels) at the rate asked until the count or a stop;
+    returns how many were malformed."""
     chooser = random.Random(values["seed"] + 1)  # noqa: S311 - simulation
     codec = PlainAvroCodec()
-    stopper = _Stopper()
-
     count, rate = values["count"], values["rate"]
     started = time.monotonic()
     malformed = 0
@@ -119,6 +183,7 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
                 continue
         event = next(events)
         tx = event.record
+        label = None
         if chooser.random() < values["malformed_fraction"]:
             kind = chooser.choice(faults.KINDS)
             value = faults.malformed_value(kind, tx, chooser)
@@ -127,15 +192,77 @@ def produce_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         else:
             value = codec.encode_transaction(tx)
             headers = [("synthetic.fraud_pattern", (event.fraud_pattern or "legit").encode())]
+            label = event.label()
         writer.send(tx["card_id"].encode(), value, headers)
+        if label is not None:
+            labels.add(label)
         if writer.count % 10_000 == 0:
             log.info("sent %d events", writer.count)
-    if stopper.stopped:
-        writer.total = writer.count  # stopped on purpose: what was sent is what was meant
-    writer.close()  # raises DeliveryError (exit 1) saying how many were not delivered
-    elapsed = time.monotonic() - started
-    log.info("delivered %d events (%d malformed) in %.1fs", writer.delivered, malformed, elapsed)
-    return 0
+    return malformed
+
+
+class _LabelOutputs:
+    """Where the labels of what was sent go: a topic (keyed by card id, timestamped at
+    label_time, sent right after the Transaction) and/or a Parquet file written at the
+    end."""
+
+    def __init__(self, writer: TopicWriter | None, path: Path | None) -> None:
+        self.writers = [writer] if writer is not None else []
+        self._path = path
+        self._kept: list[dict[str, Any]] = []
+
+    def add(self, label: dict[str, Any]) -> None:
+        if self._path is not None:
+            self._kept.append(label)
+        for w in self.writers:
+            w.send(label["card_id"].encode(), encode_label(label), timestamp=label["label_time"])
+
+    def abandon(self) -> None:
+        for w in self.writers:
+            w.abandon()
+
+    def finish(self) -> None:
+        for w in self.writers:
+            log.info("delivered %d labels to %s", w.delivered, w.topic)
+        if self._path is not None:
+            _write_labels_file(self._path, self._kept)
+
+
+def _close_all(writers: list[TopicWriter]) -> None:
+    """Close every writer, then raise one DeliveryError naming what each missed."""
+    failures = []
+    for w in writers:
+        try:
+            w.close()
+        except DeliveryError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise DeliveryError("; ".join(failures))
+
+
+LABELS_ARROW_SCHEMA = pa.schema(
+    [
+        *(pa.field(n, pa.string(), nullable=False) for n in LABEL_FIELDS[:3]),
+        pa.field("event_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("label_time", pa.timestamp("ms", tz="UTC"), nullable=False),
+        pa.field("fraud_pattern", pa.string(), nullable=False),
+        pa.field("is_fraud", pa.bool_(), nullable=False),
+    ]
+)
+
+
+def _write_labels_file(path: Path, labels: list[dict[str, Any]]) -> None:
+    """Labels (``schemas/label.avsc`` fields) to a Parquet file in label_time order,
+    written under a temporary name and renamed."""
+    rows = sorted(labels, key=lambda lab: (lab["label_time"], lab["transaction_id"]))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        pq.write_table(pa.Table.from_pylist(rows, schema=LABELS_ARROW_SCHEMA), str(tmp))
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    log.info("wrote %d labels to %s", len(rows), path)
 
 
 class _ParquetFileSink:
@@ -169,13 +296,19 @@ class _ParquetFileSink:
         self._tmp.unlink(missing_ok=True)
 
 
-def write_file(path: Path, values: dict[str, Any]) -> int:
+def write_file(path: Path, values: dict[str, Any], labels_file: Path | None = None) -> int:
     """Synthetic Transactions to an Avro container file or a Parquet file (row groups of
-    100,000 rows); the same seed gives the same bytes."""
+    100,000 rows), and their labels to ``labels_file``; the same seed gives the same
+    bytes."""
     count = values["count"]
     if count == 0:
         raise ConfigError("--to-file needs a --count greater than 0")
-    events = TransactionGenerator(values["seed"], fraud_rate=values["fraud_rate"])
+    events = TransactionGenerator(
+        values["seed"],
+        fraud_rate=values["fraud_rate"],
+        history_patterns=values.get("history_patterns", False),
+    )
+    labels: list[dict[str, Any]] = []
     chooser = random.Random(values["seed"] + 1)  # noqa: S311 - simulation
     marker = hashlib.sha256(f"fraud-consumer-generate:{values['seed']}".encode()).digest()[:16]
     parquet = path.suffix.lower() in (".parquet", ".parq", ".pq")
@@ -195,6 +328,8 @@ def write_file(path: Path, values: dict[str, Any]) -> int:
                 if chooser.random() < values["malformed_fraction"]:
                     tx = faults.RECORD_FAULTS[chooser.choice(kinds)](tx, chooser)
                     malformed += 1
+                elif (label := event.label()) is not None:
+                    labels.append(label)
                 chunk.append(tx)
                 patterns.append(event.fraud_pattern or "legit")
             if isinstance(sink, _ParquetFileSink):
@@ -206,4 +341,6 @@ def write_file(path: Path, values: dict[str, Any]) -> int:
         sink.abort()
         raise
     log.info("wrote %d transactions (%d rule-breaking) to %s", count, malformed, path)
+    if labels_file is not None:
+        _write_labels_file(labels_file, labels)
     return 0

@@ -4,51 +4,80 @@ Deterministic for a seed. About ``fraud_rate`` of events are fraud, drawn from f
 patterns that real card fraud teams see (``patterns.py``), and legitimate traffic
 overlaps each of them (travellers, night owls, app-store micro-payments, big purchases)
 so the model has something to learn rather than a rule to copy.
+
+With ``history_patterns=True`` the generator adds three patterns whose single events are
+drawn from the legitimate distribution (``history.py``): only a card's or a merchant's
+history reveals them. Fraud is then split evenly between the two groups (shares of
+fraudulent events, ``HISTORY_MIX``):
+
+    card_testing 17.5%, account_takeover 12.5%, counterfeit 10%, night_cross_border 10%
+    card_testing_burst 1/6, account_takeover_spend 1/6, compromised_merchant 1/6
+
+and the world changes to make those patterns possible: cards' median tickets spread
+wider (log-normal sigma 1.0 instead of 0.5: the 10th and 90th percentiles 13x apart),
+merchants have a popularity (some are much busier than others), legitimate traffic
+includes micro-payments at digital merchants (7.4% of it), and the clock runs at
+12,000 events a day by default, so the 20,000 default cards see 4.2 events a week each
+and the default training size (500,000 events) spans 41.7 days. Without the switch,
+every event is exactly what it always was for a seed.
+
+Every fraudulent event carries when its label arrives (``labels.py``).
 """
 
 from __future__ import annotations
 
-import math
+import heapq
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from consumer.scoring.codec import Record
-from consumer.training.patterns import FRAUD_PATTERNS, PATTERN_WEIGHTS, fraud_records
-from consumer.training.population import (
-    DIGITAL_MCC,
-    RECURRING_MCC,
-    RESALE_MCC,
-    TRAVEL_MCC,
-    Population,
+from consumer.training.history import (
+    HISTORY_PATTERNS,
+    CompromisedMerchants,
+    burst_records,
+    takeover_records,
 )
+from consumer.training.labels import LabelledTransaction, Labeller, labels
+from consumer.training.legit import legit_record
+from consumer.training.patterns import FRAUD_PATTERNS, PATTERN_WEIGHTS, fraud_records
+from consumer.training.population import Population
 
-__all__ = ["FRAUD_PATTERNS", "LabelledTransaction", "TransactionGenerator"]
+__all__ = [
+    "ALL_PATTERNS",
+    "FRAUD_PATTERNS",
+    "HISTORY_MIX",
+    "HISTORY_PATTERNS",
+    "LabelledTransaction",
+    "TransactionGenerator",
+    "labels",
+]
 
 DEFAULT_START_MS = 1_790_812_800_000  # 2026-10-01T00:00:00Z
+DEFAULT_EVENTS_PER_DAY = 20_000.0
+HISTORY_EVENTS_PER_DAY = 12_000.0
+HISTORY_SPEND_SIGMA = 1.0
 # Share of fraud that looks exactly like its cardholder's normal spending: no model
 # of the event alone can catch it, as in real portfolios.
 _MIMICRY = 0.1
-
-
-@dataclass(frozen=True)
-class LabelledTransaction:
-    """A Transaction record and the generator's ground truth for it."""
-
-    record: Record
-    fraud_pattern: str | None  # None for legitimate traffic
-
-    @property
-    def is_fraud(self) -> bool:
-        return self.fraud_pattern is not None
+ALL_PATTERNS = (*FRAUD_PATTERNS, *HISTORY_PATTERNS)
+# Share of fraudulent events per pattern with history patterns on: half per-event
+# (in PATTERN_WEIGHTS' proportions), half history-only (a sixth each).
+HISTORY_MIX: dict[str, float] = {
+    **{p: w / 2 for p, w in zip(FRAUD_PATTERNS, PATTERN_WEIGHTS, strict=True)},
+    **dict.fromkeys(HISTORY_PATTERNS, 1 / 6),
+}
+# Mean events per fraud picked; compromised_merchant is never picked (it turns a share
+# of compromised merchants' traffic into fraud).
+_EVENTS_PER_PICK = {"card_testing": 5.5, "card_testing_burst": 17.5, "account_takeover_spend": 2.0}
+_PICKED = tuple(p for p in ALL_PATTERNS if p != "compromised_merchant")
 
 
 class TransactionGenerator:
     """An endless, seeded stream of labelled Transactions.
 
     Time comes from ``clock`` (epoch ms) when given, for live traffic; otherwise from a
-    simulated clock starting at ``start_ms`` with ``events_per_day`` on average, which
-    keeps the whole stream reproducible.
+    simulated clock starting at ``start_ms`` with ``events_per_day`` on average (20,000,
+    or 12,000 with history patterns), which keeps the whole stream reproducible.
     """
 
     def __init__(
@@ -59,18 +88,52 @@ class TransactionGenerator:
         n_cards: int = 20_000,
         n_merchants: int = 5_000,
         start_ms: int = DEFAULT_START_MS,
-        events_per_day: float = 20_000.0,
+        events_per_day: float | None = None,
         clock: Callable[[], int] | None = None,
+        history_patterns: bool = False,
     ) -> None:
         if not 0.0 <= fraud_rate < 1.0:
             raise ValueError("fraud_rate must be in [0, 1)")
+        if events_per_day is None:
+            events_per_day = HISTORY_EVENTS_PER_DAY if history_patterns else DEFAULT_EVENTS_PER_DAY
+        if events_per_day <= 0:
+            raise ValueError("events_per_day must be positive")
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not security
         self._fraud_rate = fraud_rate
         self._clock = clock
         self._now_ms = start_ms
+        self.events_per_day = events_per_day
         self._gap_ms = 86_400_000 / events_per_day
-        self._world = Population(self._rng, n_cards, n_merchants)
+        self.history_patterns = history_patterns
+        self._label = Labeller(seed)
         self._pending: list[LabelledTransaction] = []
+        if not history_patterns:
+            self._world = Population(self._rng, n_cards, n_merchants)
+            self.compromised = CompromisedMerchants(self._world, seed, 0.0)  # none
+            return
+        self._world = Population(
+            self._rng,
+            n_cards,
+            n_merchants,
+            spend_sigma=HISTORY_SPEND_SIGMA,
+            popular_merchants=True,
+        )
+        self.compromised = CompromisedMerchants(
+            self._world, seed, fraud_rate * HISTORY_MIX["compromised_merchant"]
+        )
+        self._queue: list[tuple[int, int, LabelledTransaction]] = []
+        self._queued = 0
+        self._next_ms: int | None = None
+        # Picks are weighted by share / events per pick, so each pattern's share of
+        # fraudulent *events* is its HISTORY_MIX; fraud_rate * sum(weights) picks per
+        # tick then give fraud_rate * 5/6 of events, compromised merchants the rest.
+        self._pick_weights = [HISTORY_MIX[p] / _EVENTS_PER_PICK.get(p, 1.0) for p in _PICKED]
+        self._pick_rate = fraud_rate * sum(self._pick_weights)
+
+    @property
+    def population(self) -> Population:
+        """The world's cards and merchants (for checks of what was generated)."""
+        return self._world
 
     def _tick(self) -> int:
         if self._clock is not None:
@@ -78,96 +141,12 @@ class TransactionGenerator:
         self._now_ms += int(self._rng.expovariate(1.0) * self._gap_ms) + 1
         return self._now_ms
 
-    # -- traffic ----------------------------------------------------------------
-    def _legit(self, ms: int) -> Record:
-        w = self._world
-        rng = w.rng
-        card = w.card_at(ms)
-        abroad = rng.random() < 0.08
-        country = w.foreign(card.country) if abroad else card.country
-        kind = rng.choices(("pos", "ecom", "atm", "recurring", "moto"), (58, 30, 5, 5, 2))[0]
-        scale = card.spend_usd * math.exp(rng.gauss(0, 0.9))
-        if kind == "pos":
-            merchant = w.merchant(country)
-            mode = rng.choices(("CHIP", "CONTACTLESS", "WALLET", "MAGSTRIPE"), (45, 42, 10, 3))[0]
-            usd = scale * (6 if merchant[1] in TRAVEL_MCC else 1)
-            return w.record(
-                card,
-                ms,
-                merchant_country=country,
-                merchant=merchant,
-                usd=usd,
-                channel="POS",
-                entry_mode=mode,
-                device=None,
-                ip_country=None,
-                geo=rng.random() < 0.7,
-            )
-        if kind == "atm":
-            usd = rng.choice((20, 40, 60, 100, 200, 300))
-            return w.record(
-                card,
-                ms,
-                merchant_country=country,
-                merchant=w.merchant(country, ("6011",)),
-                usd=usd,
-                channel="ATM",
-                entry_mode="CHIP",
-                device=None,
-                ip_country=None,
-                geo=True,
-            )
-        if kind == "recurring":
-            return w.record(
-                card,
-                ms,
-                merchant_country=card.country,
-                merchant=w.merchant(card.country, RECURRING_MCC),
-                usd=rng.choice((4.99, 9.99, 14.99, 49.0, 89.0)),
-                channel="RECURRING",
-                entry_mode="CREDENTIAL_ON_FILE",
-                device=None,
-                ip_country=None,
-                geo=False,
-            )
-        if kind == "moto":
-            return w.record(
-                card,
-                ms,
-                merchant_country=card.country,
-                merchant=w.merchant(card.country),
-                usd=scale,
-                channel="MOTO",
-                entry_mode="KEYED",
-                device=None,
-                ip_country=None,
-                geo=False,
-            )
-        web_country = w.foreign(card.country) if rng.random() < 0.1 else card.country
-        mccs = rng.choice((None, None, DIGITAL_MCC, RESALE_MCC, TRAVEL_MCC))
-        merchant = w.merchant(web_country, mccs)
-        usd = scale * (0.3 if merchant[1] in DIGITAL_MCC else 1.5 if mccs else 1)
-        device = rng.choice(card.devices) if rng.random() < 0.85 else None
-        if rng.random() < 0.05:
-            device = "dev_" + w.hex(64)  # a new phone or browser
-        ip_country = card.country if rng.random() < 0.95 else w.foreign(card.country)
-        return w.record(
-            card,
-            ms,
-            merchant_country=web_country,
-            merchant=merchant,
-            usd=usd,
-            channel="ECOMMERCE",
-            entry_mode=rng.choice(("ECOMMERCE", "CREDENTIAL_ON_FILE", "WALLET")),
-            device=device,
-            ip_country=ip_country if rng.random() < 0.9 else None,
-            geo=False,
-        )
-
     def __iter__(self) -> Iterator[LabelledTransaction]:
         return self
 
     def __next__(self) -> LabelledTransaction:
+        if self.history_patterns:
+            return self._next_with_history()
         if self._pending:
             return self._pending.pop(0)
         ms = self._tick()
@@ -185,13 +164,44 @@ class TransactionGenerator:
         if self._rng.random() < self._fraud_rate / per_pick:
             pattern = self._rng.choices(FRAUD_PATTERNS, weights)[0]
             if self._rng.random() < _MIMICRY:
-                return LabelledTransaction(self._legit(ms), pattern)
+                return self._label(legit_record(self._world, ms), pattern)
             records = fraud_records(self._world, pattern, ms)
             if self._clock is None and len(records) > 1:
                 self._now_ms = max(self._now_ms, records[-1]["event_time"])
-            self._pending = [LabelledTransaction(r, pattern) for r in records[1:]]
-            return LabelledTransaction(records[0], pattern)
-        return LabelledTransaction(self._legit(ms), None)
+            self._pending = [self._label(r, pattern) for r in records[1:]]
+            return self._label(records[0], pattern)
+        return self._label(legit_record(self._world, ms), None)
+
+    # -- with history patterns: frauds that span time wait in a queue by event time --
+    def _next_with_history(self) -> LabelledTransaction:
+        if self._next_ms is None:
+            self._next_ms = self._tick()
+        if self._queue and self._queue[0][0] <= self._next_ms:
+            return heapq.heappop(self._queue)[2]
+        ms, self._next_ms = self._next_ms, None
+        pattern, records = self._draw(ms)
+        for r in records[1:]:
+            self._queued += 1
+            heapq.heappush(self._queue, (r["event_time"], self._queued, self._label(r, pattern)))
+        return self._label(records[0], pattern)
+
+    def _draw(self, ms: int) -> tuple[str | None, list[Record]]:
+        """The pattern (None: legitimate) and the events of what starts at ``ms``."""
+        rng, world = self._rng, self._world
+        if rng.random() < self._pick_rate:
+            pattern = rng.choices(_PICKED, self._pick_weights)[0]
+            if pattern == "card_testing_burst":
+                return pattern, burst_records(world, ms)
+            if pattern == "account_takeover_spend":
+                return pattern, takeover_records(world, ms)
+            if rng.random() < _MIMICRY:
+                return pattern, [legit_record(world, ms, micro=True)]
+            return pattern, fraud_records(world, pattern, ms)
+        record = legit_record(world, ms, micro=True)
+        share = self.compromised.fraud_share(record["merchant_id"], ms)
+        if share is not None and rng.random() < share:
+            return "compromised_merchant", [record]
+        return None, [record]
 
     def take(self, count: int) -> list[LabelledTransaction]:
         """The next ``count`` events."""

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from consumer.scoring.codec import Record
-from consumer.training.population import DIGITAL_MCC, RESALE_MCC, Population
+from consumer.training.population import DIGITAL_MCC, RESALE_MCC, Fields, Population
 
 FRAUD_PATTERNS = ("card_testing", "account_takeover", "counterfeit", "night_cross_border")
 PATTERN_WEIGHTS = (0.35, 0.25, 0.2, 0.2)
@@ -31,14 +31,16 @@ def fraud_records(world: Population, pattern: str, ms: int) -> list[Record]:
                 world.record(
                     card,
                     ms,
-                    merchant_country=country,
-                    merchant=merchant,
-                    usd=rng.choice((0.0, 0.5, 1.0, rng.uniform(0.01, 3.0))),
-                    channel="ECOMMERCE",
-                    entry_mode=rng.choice(("KEYED", "ECOMMERCE")),
-                    device=None if rng.random() < 0.55 else rng.choice(card.devices),
-                    ip_country=ip,
-                    geo=False,
+                    Fields(
+                        merchant_country=country,
+                        merchant=merchant,
+                        usd=rng.choice((0.0, 0.5, 1.0, rng.uniform(0.01, 3.0))),
+                        channel="ECOMMERCE",
+                        entry_mode=rng.choice(("KEYED", "ECOMMERCE")),
+                        device=None if rng.random() < 0.55 else rng.choice(card.devices),
+                        ip_country=ip,
+                        geo=False,
+                    ),
                 )
             )
             ms += rng.randint(300, 20_000)
@@ -51,14 +53,16 @@ def fraud_records(world: Population, pattern: str, ms: int) -> list[Record]:
             world.record(
                 card,
                 ms,
-                merchant_country=country,
-                merchant=world.merchant(country, RESALE_MCC),
-                usd=card.spend_usd * rng.uniform(2, 30),
-                channel="ECOMMERCE",
-                entry_mode=rng.choice(("ECOMMERCE", "WALLET")),
-                device="dev_" + world.hex(64),
-                ip_country=ip,
-                geo=False,
+                Fields(
+                    merchant_country=country,
+                    merchant=world.merchant(country, RESALE_MCC),
+                    usd=card.spend_usd * rng.uniform(2, 30),
+                    channel="ECOMMERCE",
+                    entry_mode=rng.choice(("ECOMMERCE", "WALLET")),
+                    device="dev_" + world.hex(64),
+                    ip_country=ip,
+                    geo=False,
+                ),
             )
         ]
     if pattern == "counterfeit":
@@ -70,14 +74,16 @@ def fraud_records(world: Population, pattern: str, ms: int) -> list[Record]:
             world.record(
                 card,
                 ms,
-                merchant_country=country,
-                merchant=merchant,
-                usd=rng.choice((200, 300, 500)) if atm else card.spend_usd * rng.uniform(2, 15),
-                channel="ATM" if atm else "POS",
-                entry_mode="MAGSTRIPE" if rng.random() < 0.75 else "CHIP",
-                device=None,
-                ip_country=None,
-                geo=rng.random() < 0.8,
+                Fields(
+                    merchant_country=country,
+                    merchant=merchant,
+                    usd=rng.choice((200, 300, 500)) if atm else card.spend_usd * rng.uniform(2, 15),
+                    channel="ATM" if atm else "POS",
+                    entry_mode="MAGSTRIPE" if rng.random() < 0.75 else "CHIP",
+                    device=None,
+                    ip_country=None,
+                    geo=rng.random() < 0.8,
+                ),
             )
         ]
     card = world.card_at(ms, night_only=True)
@@ -88,13 +94,15 @@ def fraud_records(world: Population, pattern: str, ms: int) -> list[Record]:
         world.record(
             card,
             ms,
-            merchant_country=country,
-            merchant=merchant,
-            usd=rng.choice((200, 300, 400)) if atm else card.spend_usd * rng.uniform(3, 12),
-            channel="ATM" if atm else "POS",
-            entry_mode=rng.choice(("CHIP", "CONTACTLESS", "MAGSTRIPE")),
-            device=None,
-            ip_country=None,
-            geo=rng.random() < 0.7,
+            Fields(
+                merchant_country=country,
+                merchant=merchant,
+                usd=rng.choice((200, 300, 400)) if atm else card.spend_usd * rng.uniform(3, 12),
+                channel="ATM" if atm else "POS",
+                entry_mode=rng.choice(("CHIP", "CONTACTLESS", "MAGSTRIPE")),
+                device=None,
+                ip_country=None,
+                geo=rng.random() < 0.7,
+            ),
         )
     ]

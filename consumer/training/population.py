@@ -6,9 +6,12 @@ so a seed gives the same population and the same traffic every time.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 import random
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from consumer.scoring.codec import Record
 from consumer.scoring.reference import COUNTRY_INFO, CURRENCY_EXPONENT, USD_PER_UNIT
@@ -61,17 +64,57 @@ class Card:
     ip_prefix: str
 
 
-class Population:
-    """Cards and merchants of a seeded world, and the draws that pick among them."""
+class Fields(NamedTuple):
+    """Everything of one event but the card and the time (the USD amount is converted to
+    the merchant country's currency)."""
 
-    def __init__(self, rng: random.Random, n_cards: int, n_merchants: int) -> None:
+    merchant_country: str
+    merchant: tuple[str, str]  # (merchant id, MCC)
+    usd: float
+    channel: str
+    entry_mode: str
+    device: str | None
+    ip_country: str | None  # None: no IP address
+    geo: bool  # whether the terminal's coordinates are known
+
+
+class Population:
+    """Cards and merchants of a seeded world, and the draws that pick among them.
+
+    ``spend_sigma`` spreads the cards' median tickets (log-normal around 35 USD): 0.5
+    puts the 10th and 90th percentiles 3.6x apart, 1.0 puts them 13x apart. With
+    ``popular_merchants`` every merchant gets a log-normal popularity (sigma 1: one
+    merchant in 60 is 5x or more busier than the average one) and picks follow it; without
+    it, picks are uniform. Both extras draw after the rest, so the world they share
+    with the default one is the same.
+    """
+
+    def __init__(
+        self,
+        rng: random.Random,
+        n_cards: int,
+        n_merchants: int,
+        *,
+        spend_sigma: float = 0.5,
+        popular_merchants: bool = False,
+    ) -> None:
         self.rng = rng
         self.countries = list(CARD_COUNTRIES)
         self.country_weights = [CARD_COUNTRIES[c][0] for c in self.countries]
+        self._spend_sigma = spend_sigma
         self.cards = self._make_cards(n_cards)
         self.merchants = self._make_merchants(n_merchants)
         self._weight_cache: dict[tuple[int, bool], list[float]] = {}
         self._fitting_cache: dict[tuple[str, tuple[str, ...]], list[tuple[str, str]]] = {}
+        self._fitting_cum: dict[tuple[str, tuple[str, ...]], list[float]] = {}
+        self.popularity: dict[str, float] = {}
+        self._cum: dict[str, list[float]] = {}
+        if popular_merchants:
+            for country, merchants in self.merchants.items():
+                weights = [self.rng.lognormvariate(0.0, 1.0) for _ in merchants]
+                self.popularity.update(zip((m[0] for m in merchants), weights, strict=True))
+                self._cum[country] = list(itertools.accumulate(weights))
+        self._by_spend: dict[str, tuple[list[float], list[Card]]] = {}
 
     def hex(self, bits: int) -> str:
         return f"{self.rng.getrandbits(bits):0{bits // 4}x}"
@@ -89,7 +132,7 @@ class Population:
                     card_id="tok_" + self.hex(64),
                     account_id=account,
                     country=country,
-                    spend_usd=math.exp(self.rng.gauss(math.log(35.0), 0.5)),
+                    spend_usd=math.exp(self.rng.gauss(math.log(35.0), self._spend_sigma)),
                     devices=devices,
                     ip_prefix=f"{self.rng.randint(11, 223)}.{self.rng.randint(0, 255)}",
                 )
@@ -144,14 +187,51 @@ class Population:
     def merchant(self, country: str, mccs: tuple[str, ...] | None = None) -> tuple[str, str]:
         merchants = self.merchants[country] or [("mer_" + self.hex(40), "5999")]
         if mccs is None:
+            if self.popularity and self.merchants[country]:
+                return self.rng.choices(merchants, cum_weights=self._cum[country])[0]
             return self.rng.choice(merchants)
         fitting = self._fitting_cache.get((country, mccs))
         if fitting is None:
             fitting = [m for m in merchants[:400] if m[1] in mccs]
             self._fitting_cache[(country, mccs)] = fitting
+            if self.popularity and fitting:
+                cum = itertools.accumulate(self.popularity[m[0]] for m in fitting)
+                self._fitting_cum[(country, mccs)] = list(cum)
         if fitting and self.rng.random() < 0.8:
+            if self.popularity:
+                return self.rng.choices(fitting, cum_weights=self._fitting_cum[(country, mccs)])[0]
             return self.rng.choice(fitting)
         return ("mer_" + self.hex(40), self.rng.choice(mccs))
+
+    def pick_share(self, merchant_id: str, country: str) -> float:
+        """The share of ``country``'s general (any-category) merchant picks that go to
+        ``merchant_id``."""
+        if self.popularity:
+            return self.popularity[merchant_id] / self._cum[country][-1]
+        return 1.0 / len(self.merchants[country])
+
+    def cards_by_spend(self, country: str, low_usd: float, high_usd: float) -> list[Card]:
+        """The cards of ``country`` whose median ticket is within [low_usd, high_usd]."""
+        ordered = self._by_spend.get(country)
+        if ordered is None:
+            cards = sorted(self.cards[country], key=lambda c: c.spend_usd)
+            ordered = ([c.spend_usd for c in cards], cards)
+            self._by_spend[country] = ordered
+        spends, cards = ordered
+        return cards[bisect.bisect_left(spends, low_usd) : bisect.bisect_right(spends, high_usd)]
+
+    def activity_shares(self) -> dict[str, float]:
+        """Each country's share of card_at()'s picks, averaged over a day."""
+        totals = dict.fromkeys(self.countries, 0.0)
+        for half_hour in range(48):
+            ms = half_hour * 1_800_000
+            raw = [
+                w * DIURNAL[self.local_hour(c, ms)]
+                for c, w in zip(self.countries, self.country_weights, strict=True)
+            ]
+            for c, r in zip(self.countries, raw, strict=True):
+                totals[c] += r / sum(raw) / 48
+        return totals
 
     def foreign(self, home: str) -> str:
         others = [c for c in self.countries if c != home]
@@ -175,20 +255,8 @@ class Population:
             prefix = f"{self.rng.randint(11, 223)}.{self.rng.randint(0, 255)}"
         return f"{prefix}.{self.rng.randint(0, 255)}.{self.rng.randint(1, 254)}", country
 
-    def record(
-        self,
-        card: Card,
-        ms: int,
-        *,
-        merchant_country: str,
-        merchant: tuple[str, str],
-        usd: float,
-        channel: str,
-        entry_mode: str,
-        device: str | None,
-        ip_country: str | None,
-        geo: bool,
-    ) -> Record:
+    def record(self, card: Card, ms: int, fields: Fields) -> Record:
+        merchant_country, merchant, usd, channel, entry_mode, device, ip_country, geo = fields
         currency = COUNTRY_INFO[merchant_country][1]
         ip_address = None
         if ip_country is not None:
