@@ -17,6 +17,7 @@ log = logging.getLogger("consumer")
 
 def build_parser() -> argparse.ArgumentParser:
     from consumer.batch.command import add_batch_parser
+    from consumer.batch.merchant_risk_job import add_merchant_risk_parser
     from consumer.commands import (
         add_broker_parser,
         add_demo_parser,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_broker_parser(sub)
     add_demo_parser(sub)
     add_batch_parser(sub)
+    add_merchant_risk_parser(sub)
     add_dlq_parser(sub)
     add_model_parser(sub)
     return parser

@@ -47,6 +47,12 @@ DEMO_OPTIONS = (
     Option("--scorers", positive_int, 2, "scorer processes in the consumer group"),
     Option("--partitions", positive_int, 6, "input topic partitions"),
     Option("--batch-rows", positive_int, 300_000, "rows of the batch prediction part"),
+    Option(
+        "--history-rows",
+        positive_int,
+        150_000,
+        "events of the card-history part (12,000 a simulated day; at least 10 days' worth)",
+    ),
 )
 
 

@@ -11,9 +11,12 @@ import numpy.typing as npt
 import pytest
 
 
-def require(tool: str, install: str) -> str:
-    """The path of ``tool``; skips the test if missing, or fails when CI=true."""
-    path = shutil.which(tool)
+def require(tool: str, install: str, module: bool = False) -> str:
+    """The path of ``tool`` (or, with ``module``, its Python module's name); skips the
+    test if missing, or fails when CI=true."""
+    import importlib.util
+
+    path = tool if module and importlib.util.find_spec(tool) else shutil.which(tool)
     if path:
         return path
     message = f"{tool} is not installed; install it with: {install}"

@@ -22,8 +22,9 @@ from typing import Any
 from tqdm import tqdm
 
 from consumer.batch.engines import Engine
+from consumer.batch.engines.card_shards import Shard, plan_card_shards
 from consumer.batch.engines.shard_scorer import ShardSettings
-from consumer.batch.engines.shards import ShardTask, fingerprint, plan_shards
+from consumer.batch.engines.shards import fingerprint, plan_shards
 from consumer.batch.errors import BatchError
 from consumer.batch.models import BatchModels
 from consumer.batch.reports.comparison import ShadowComparison
@@ -92,8 +93,20 @@ def run_dataset(s: BatchSettings, models: BatchModels) -> RunResult | None:
         compression=s.parquet_compression,
         shadow_path=str(models.shadow_card.resolve()) if models.shadow_card else None,
         shadow_sha256=models.shadow.card.model_sha256 if models.shadow else None,
+        merchant_risk_path=_resolved(models.merchant_risk_path),
+        merchant_risk_sha256=(
+            models.merchant_risk.sha256 if models.merchant_risk is not None else None
+        ),
     )
-    plan = plan_shards(inputs, s.shard_rows)
+    pieces = plan_shards(inputs, s.shard_rows)
+    plan: list[Shard] = list(pieces)
+    if models.history:  # a card's events in one shard, in order (card_shards.py)
+        context = (
+            plan_shards(resolve_inputs(s.history_context, s.input_format), s.shard_rows)
+            if s.history_context is not None
+            else []
+        )
+        plan = list(plan_card_shards(context, pieces, _workers(s)))
     job = describe_job(s, inputs, output, dlq, models.model, shard_settings, plan)
     run = _run(s, plan, job, staging, shard_settings, models.model)
     run.stats.finished = time.monotonic()
@@ -110,6 +123,14 @@ def run_dataset(s: BatchSettings, models: BatchModels) -> RunResult | None:
         run.shards,
         run.timeline,
     )
+
+
+def _resolved(path: Path | None) -> str | None:
+    return str(path.resolve()) if path is not None else None
+
+
+def _workers(s: BatchSettings) -> int:
+    return s.workers or (1 if s.engine == "ray" and s.ray_address else all_cores())
 
 
 def _engine(s: BatchSettings, settings: ShardSettings, model: FraudModel) -> tuple[Engine, int]:
@@ -134,7 +155,7 @@ def _engine(s: BatchSettings, settings: ShardSettings, model: FraudModel) -> tup
 class _Progress:
     """Rows finished as they happen: the terminal's bar and the run's timeline."""
 
-    def __init__(self, run: DatasetRun, todo: list[ShardTask]) -> None:
+    def __init__(self, run: DatasetRun, todo: list[Shard]) -> None:
         known = all(t.rows >= 0 for t in todo)
         self._run = run
         self.bar = tqdm(
@@ -163,7 +184,7 @@ class _Progress:
 
 def _run(
     s: BatchSettings,
-    plan: list[ShardTask],
+    plan: list[Shard],
     job: dict[str, Any],
     staging: Staging,
     settings: ShardSettings,
@@ -181,7 +202,7 @@ def _run(
     todo = [t for t in plan if str(t.index) not in done]
     progress = _Progress(run, todo)
 
-    def landed(task: ShardTask, report: dict[str, Any]) -> None:
+    def landed(task: Shard, report: dict[str, Any]) -> None:
         report["fingerprint"] = fingerprints[task.index]
         run.shards[task.index] = manifest["shards"][str(task.index)] = report
         staging.write_manifest(manifest)
@@ -213,14 +234,14 @@ def _run(
 
 def _attempts(
     engine: Engine,
-    todo: list[ShardTask],
+    todo: list[Shard],
     attempts: int,
     progress: _Progress,
-    landed: Callable[[ShardTask, dict[str, Any]], None],
-) -> list[tuple[ShardTask, str]]:
+    landed: Callable[[Shard, dict[str, Any]], None],
+) -> list[tuple[Shard, str]]:
     """Run the shards, again and again for the failed ones, ``attempts`` times at most;
     the shards that failed every time, with their last error."""
-    pending: list[ShardTask] = todo
+    pending: list[Shard] = todo
     errors: dict[int, str] = {}
     for attempt in range(1, attempts + 1):
         if not pending:

@@ -31,6 +31,7 @@ from consumer.kafka.settings import RELIABLE_PRODUCER
 from consumer.scoring.codec import FRAUD_SCORE_SCHEMA, PlainAvroCodec, schema_json
 from consumer.scoring.deadletter import DeadLetter
 from consumer.scoring.errors import ConfigError, DecodeError
+from consumer.scoring.history_context import HistoryContext, MemoryCardStates
 from consumer.scoring.outcomes import Outcomes
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawBatch, RawRecord, RecordBatch
@@ -78,14 +79,22 @@ def run_records(s: BatchSettings, models: BatchModels) -> RunResult:
             else TopicSink(producer_conf, str(s.dlq_topic))
         )
         sinks.append(dlq)
+        states = MemoryCardStates()
         pipeline = ScoringPipeline(
             PlainAvroCodec(),
             models.routing,
             reason_codes=s.reason_codes,
             scored_at=s.scored_at,
             encode=s.to_topic is not None,  # a file sink writes the record itself
+            history=(
+                HistoryContext(states, models.merchant_risk)
+                if models.merchant_risk is not None
+                else None
+            ),
         )
-        stats = _run(source, pipeline, out, dlq, s.chunk_size, comparison)
+        if s.history_context is not None:
+            _replay(s.history_context, s.input_format, pipeline, states, s.chunk_size)
+        stats = _run(source, pipeline, (out, dlq), s.chunk_size, comparison, states)
         for sink in sinks:
             sink.commit()
     except BaseException:
@@ -100,14 +109,26 @@ def run_records(s: BatchSettings, models: BatchModels) -> RunResult:
     return RunResult(stats, comparison, [written])
 
 
+def _replay(
+    spec: str, asked: str, pipeline: ScoringPipeline, states: MemoryCardStates, size: int
+) -> None:
+    """The history context: earlier events, in order, into card history; not scored."""
+    codec = PlainAvroCodec()
+    for chunk in AvroFileSource(avro_inputs(spec, asked)).chunks(size):
+        block = pipeline.absorb(codec.decode_batch([r.value for r in chunk.records]))
+        if block is not None:
+            states.put(block.changed)
+
+
 def _run(
     source: AvroFileSource | TopicRangeSource,
     pipeline: ScoringPipeline,
-    out: AvroFileSink | TopicSink,
-    dlq: AvroFileSink | TopicSink,
+    sinks: tuple[AvroFileSink | TopicSink, AvroFileSink | TopicSink],
     chunk_size: int,
-    comparison: ShadowComparison | None = None,
+    comparison: ShadowComparison | None,
+    states: MemoryCardStates,
 ) -> BatchStats:
+    out, dlq = sinks
     stats = BatchStats()
     files = isinstance(source, AvroFileSource)
     bar = tqdm(
@@ -122,6 +143,8 @@ def _run(
         for chunk in source.chunks(chunk_size):
             batch = RawBatch(chunk.records)
             result = pipeline.process(batch)
+            if result.history is not None:
+                states.put(result.history.changed)
             dead = result.dead_letters + [_rejected(pipeline, r, e) for r, e in chunk.rejected]
             _write(result, batch, dead, out, dlq)
             stats.add(result, dead)

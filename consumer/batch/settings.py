@@ -20,6 +20,7 @@ from consumer.options import (
     Option,
     non_negative_int,
     nonempty,
+    path,
     positive_int,
     resolve,
 )
@@ -91,6 +92,22 @@ BATCH_OPTIONS = (
         "score shift, by fraud pattern where the input has labels); outputs stay --model's",
         metavar="PATH",
         aliases=("--compare-model",),
+    ),
+    Option(
+        "--history-context",
+        nonempty,
+        None,
+        "for a model that reads card history: the events before --input (same formats), "
+        "replayed in order into card history first and not scored",
+        metavar="PATH",
+    ),
+    Option(
+        "--merchant-risk",
+        path,
+        None,
+        "for a model that reads card history: the merchant risk snapshot (a card or a "
+        "directory; default: merchant-risk/ beside the model's card)",
+        metavar="PATH",
     ),
     Option("--chunk-size", positive_int, 20_000, "records per pipeline call"),
     REASON_CODES_OPTION,
@@ -166,6 +183,8 @@ class BatchSettings:
     dlq_topic: str | None
     model: Path
     shadow_model: Path | None
+    history_context: str | None
+    merchant_risk: Path | None
     chunk_size: int
     reason_codes: int
     as_of: str

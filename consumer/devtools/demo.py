@@ -33,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from consumer.devtools.broker import EmbeddedBroker, free_port
 from consumer.devtools.demo_api import run_api_demo
 from consumer.devtools.demo_batch import run_batch_demo
+from consumer.devtools.demo_history import run_history_demo
 from consumer.devtools.demo_models import CHALLENGER, CHAMPION, prepare_models
 from consumer.devtools.demo_report import DemoReport, read_topics
 from consumer.kafka.topics import ensure_topics
@@ -51,6 +52,7 @@ class DemoSpec:
     scorers: int
     partitions: int
     batch_rows: int = 300_000
+    history_rows: int = 150_000
 
 
 def _say(text: str) -> None:
@@ -243,7 +245,13 @@ def run_demo(spec: DemoSpec) -> int:
     _say("")
     write_current(models, CHAMPION)
     _say(f"- rolled back: CURRENT names {CHAMPION} again")
-    ok = run_batch_demo(workdir, models, CHALLENGER, _say, spec.batch_rows) and ok
+    return 0 if _offline_and_api(spec, workdir, models) and ok else 1
+
+
+def _offline_and_api(spec: DemoSpec, workdir: Path, models: Path) -> bool:
+    """The faces after the stream: batch at scale, card history, the API."""
+    ok = run_batch_demo(workdir, models, CHALLENGER, _say, spec.batch_rows)
     _say("")
-    ok = run_api_demo(workdir, _say, models, CHALLENGER) and ok
-    return 0 if ok else 1
+    ok = run_history_demo(workdir, _say, spec.history_rows) and ok
+    _say("")
+    return run_api_demo(workdir, _say, models, CHALLENGER) and ok

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 
-def _cli(*args: str, log: Path) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, log: Path) -> subprocess.CompletedProcess[str]:
     with log.open("a") as err:
         return subprocess.run(  # noqa: S603 - our own CLI
             [sys.executable, "-m", "consumer", *args],
@@ -26,7 +26,7 @@ def run_batch_demo(workdir: Path, models: Path, challenger: str, say: Any, rows:
         workdir / "batch-scores",
         workdir / "batch.log",
     )
-    made = _cli("produce", "--to-file", str(data), "--count", str(rows), "--seed", "3",
+    made = cli("produce", "--to-file", str(data), "--count", str(rows), "--seed", "3",
                 "--fraud-rate", "0.02", "--malformed-fraction", "0.005", log=log)  # fmt: skip
     if made.returncode != 0:
         say(f"  producing the Parquet file failed; see {log}")
@@ -34,7 +34,7 @@ def run_batch_demo(workdir: Path, models: Path, challenger: str, say: Any, rows:
     say(f"- batch prediction: {rows:,} labelled transactions in {data.name}, every core, "
         f"compared with {challenger} (fraud-consumer batch --compare-model)")  # fmt: skip
     report = workdir / "batch-report.html"
-    run = _cli("batch", "--input", str(data), "--output", str(out), "--model", str(models),
+    run = cli("batch", "--input", str(data), "--output", str(out), "--model", str(models),
                "--compare-model", str(models / challenger), "--shard-rows", "50000",
                "--report", str(report), log=log)  # fmt: skip
     if run.returncode != 0:

@@ -24,7 +24,7 @@ from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.deadletter import DeadLetter
 from consumer.scoring.errors import FeatureError, ModelError, ScoreError
 from consumer.scoring.features import FEATURE_NAMES, feature_matrix
-from consumer.scoring.history_context import HistoryContext, history_block
+from consumer.scoring.history_context import HistoryBlock, HistoryContext, history_block
 from consumer.scoring.inputs import Failures, Inputs, IntArray
 from consumer.scoring.models.fraud_model import FraudModel
 from consumer.scoring.models.routing import Models
@@ -116,16 +116,7 @@ class ScoringPipeline:
         models = self._models  # one set of models for the whole batch
         tx = inputs.columns
         failures: Failures = list(inputs.failures)
-        with timer.stage("validate"):
-            invalid = validate(tx)
-        rows = np.arange(len(tx), dtype=np.int64)
-        if invalid:
-            failures += [(int(inputs.positions[i]), e) for i, e in invalid]
-            bad = np.zeros(len(tx), bool)
-            bad[[i for i, _ in invalid]] = True
-            rows = rows[~bad]
-        with timer.stage("features"):
-            features, rows = self._features(tx, rows, inputs.positions, failures)
+        rows, features = self._valid(inputs, timer, failures)
         history = None
         if models.width() > features.shape[1] and self._history is not None:
             with timer.stage("history"):
@@ -173,6 +164,33 @@ class ScoringPipeline:
             with timer.stage("shadow"):
                 self._shadow(models.shadow, features, out)
         return out
+
+    def absorb(self, inputs: Inputs) -> HistoryBlock | None:
+        """Add events to card history without scoring them (a batch run's history
+        context): exactly the events, and in the order, that scoring them would add.
+        None when this face keeps no history."""
+        if self._history is None:
+            return None
+        rows, _ = self._valid(inputs, StageTimer(), [])
+        return history_block(inputs.columns, rows, self._history)
+
+    def _valid(
+        self, inputs: Inputs, timer: StageTimer, failures: Failures
+    ) -> tuple[IntArray, Matrix]:
+        """The rows of ``inputs`` that pass validation and per-event features, with those
+        features; the others' failures are added to ``failures``."""
+        tx = inputs.columns
+        with timer.stage("validate"):
+            invalid = validate(tx)
+        rows = np.arange(len(tx), dtype=np.int64)
+        if invalid:
+            failures += [(int(inputs.positions[i]), e) for i, e in invalid]
+            bad = np.zeros(len(tx), bool)
+            bad[[i for i, _ in invalid]] = True
+            rows = rows[~bad]
+        with timer.stage("features"):
+            features, rows = self._features(tx, rows, inputs.positions, failures)
+        return rows, features
 
     def _reasons(
         self, model: FraudModel, features: Matrix, decisions: npt.NDArray[np.int8]

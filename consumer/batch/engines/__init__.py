@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from consumer.batch.engines.shards import ShardTask
+from consumer.batch.engines.card_shards import Shard
 from consumer.scoring.errors import FraudConsumerError
 
 Progress = Callable[[int], None]
@@ -19,14 +19,14 @@ Progress = Callable[[int], None]
 
 @dataclass(frozen=True)
 class ShardOutcome:
-    task: ShardTask
+    task: Shard
     report: dict[str, Any] | None  # the shard's report when it succeeded
     error: str | None = None  # one line when it failed
 
 
 class Engine(Protocol):
     def run(
-        self, tasks: Sequence[ShardTask], attempt: int, progress: Progress
+        self, tasks: Sequence[Shard], attempt: int, progress: Progress
     ) -> Iterator[ShardOutcome]: ...
 
     def close(self) -> None: ...

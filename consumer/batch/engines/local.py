@@ -31,8 +31,8 @@ from typing import Any
 import pyarrow as pa
 
 from consumer.batch.engines import Progress, ShardOutcome, failure_line
+from consumer.batch.engines.card_shards import Shard
 from consumer.batch.engines.shard_scorer import ShardScorer, ShardSettings
-from consumer.batch.engines.shards import ShardTask
 from consumer.batch.errors import BatchError
 from consumer.scoring.models import FraudModel
 
@@ -49,7 +49,7 @@ class InlineEngine:
         self._scorer = ShardScorer(settings, model)
 
     def run(
-        self, tasks: Sequence[ShardTask], attempt: int, progress: Progress
+        self, tasks: Sequence[Shard], attempt: int, progress: Progress
     ) -> Iterator[ShardOutcome]:
         for task in tasks:
             counted = 0
@@ -116,7 +116,7 @@ def worker_main(
 class _Worker:
     process: BaseProcess
     conn: Connection
-    task: ShardTask | None = None
+    task: Shard | None = None
     counted: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -145,7 +145,7 @@ class ProcessEngine:
         theirs.close()
         self._workers[wid] = _Worker(process, ours)
 
-    def _dispatch(self, backlog: deque[ShardTask], attempt: int) -> None:
+    def _dispatch(self, backlog: deque[Shard], attempt: int) -> None:
         for w in self._workers.values():
             if w.task is None and backlog:
                 w.task, w.counted = backlog.popleft(), 0
@@ -169,7 +169,7 @@ class ProcessEngine:
             yield ShardOutcome(w.task, None, f"worker process died (exit code {code})")
 
     def run(
-        self, tasks: Sequence[ShardTask], attempt: int, progress: Progress
+        self, tasks: Sequence[Shard], attempt: int, progress: Progress
     ) -> Iterator[ShardOutcome]:
         backlog = deque(tasks)
         pending = len(tasks)

@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from consumer.batch.engines import Progress, ShardOutcome, failure_line
+from consumer.batch.engines.card_shards import Shard
 from consumer.batch.engines.shard_scorer import ShardScorer, ShardSettings
-from consumer.batch.engines.shards import ShardTask
 from consumer.scoring.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class RayEngine:
         self.workers = max(1, min(workers or cpus, cpus))
 
     def run(
-        self, tasks: Sequence[ShardTask], attempt: int, progress: Progress
+        self, tasks: Sequence[Shard], attempt: int, progress: Progress
     ) -> Iterator[ShardOutcome]:
         if not tasks:
             return

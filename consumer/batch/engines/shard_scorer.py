@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from consumer.batch.engines.card_shards import CardShard, card_buckets
 from consumer.batch.engines.shards import ShardTask
 from consumer.batch.errors import BatchError
 from consumer.batch.reports.comparison import ShadowComparison
@@ -42,6 +43,9 @@ from consumer.batch.sources.arrow_columns import to_columns
 from consumer.batch.sources.avro_files import AvroFileSource
 from consumer.batch.sources.parquet import ParquetChunk, parquet_chunks
 from consumer.scoring.codec import PlainAvroCodec
+from consumer.scoring.history_context import HistoryContext, MemoryCardStates
+from consumer.scoring.inputs import Inputs
+from consumer.scoring.merchant_risk import load_merchant_risk
 from consumer.scoring.models import FraudModel, Models, load_model
 from consumer.scoring.outcomes import Outcomes, ScoredAt, ShadowScores
 from consumer.scoring.pipeline import ScoringPipeline
@@ -77,6 +81,8 @@ class ShardSettings:
     compression: str
     shadow_path: str | None = None  # --compare-model: scored too, reported, not written
     shadow_sha256: str | None = None
+    merchant_risk_path: str | None = None  # for models that read card history
+    merchant_risk_sha256: str | None = None
 
 
 def loaded(path: str, sha256: str) -> FraudModel:
@@ -84,6 +90,19 @@ def loaded(path: str, sha256: str) -> FraudModel:
     if model.card.model_sha256 != sha256:
         raise BatchError(f"the model at {path} changed during the run")
     return model
+
+
+def _history(settings: ShardSettings, states: MemoryCardStates) -> HistoryContext | None:
+    """Card states (this process's, in memory) and the run's merchant risk snapshot, for a
+    model that reads card history; None for a per-event run."""
+    if settings.merchant_risk_path is None:
+        return None
+    risk = load_merchant_risk(Path(settings.merchant_risk_path))
+    if risk.sha256 != settings.merchant_risk_sha256:
+        raise BatchError(
+            f"the merchant risk at {settings.merchant_risk_path} changed during the run"
+        )
+    return HistoryContext(states, risk)
 
 
 def _shadow_of(out: Outcomes) -> ShadowScores:
@@ -106,17 +125,20 @@ class ShardScorer:
             if settings.shadow_path is not None
             else None
         )
+        self._states = MemoryCardStates()
+        self.history = _history(settings, self._states)
         self.pipeline = ScoringPipeline(
             PlainAvroCodec(),
             Models(self.model, shadow=self.shadow),
             reason_codes=settings.reason_codes,
             scored_at=settings.scored_at,
             encode=False,
+            history=self.history,
         )
         self._staging = Staging(Path(settings.scores_staging), Path(settings.errors_staging))
 
     def run(
-        self, task: ShardTask, attempt: int, progress: Progress | None = None
+        self, task: ShardTask | CardShard, attempt: int, progress: Progress | None = None
     ) -> dict[str, Any]:
         """Score ``task``; returns its report (JSON-able). Raises on a failure of the shard."""
         started = time.time()
@@ -160,23 +182,63 @@ class ShardScorer:
             **({"comparison": comparison.to_dict()} if comparison is not None else {}),
         }
 
-    def _chunks(self, task: ShardTask) -> Iterator[ScoredChunk]:
-        if task.format == "parquet":
+    def _chunks(self, task: ShardTask | CardShard) -> Iterator[ScoredChunk]:
+        if isinstance(task, CardShard):
+            yield from self._card_chunks(task)
+        elif task.format == "parquet":
             labels = self.shadow is not None
             for chunk in parquet_chunks(task, self.settings.chunk_size, labels):
                 yield self._score_arrow(task, chunk)
         else:
             yield from self._score_avro(task)
 
+    def _card_chunks(self, shard: CardShard) -> Iterator[ScoredChunk]:
+        """The shard's cards: the history context replayed into their states, then the
+        input scored, every file in order (card_shards.py)."""
+        if self.history is None:
+            raise BatchError("a card shard needs a model that reads card history")
+        self._states = self.history.states = MemoryCardStates()  # this shard's cards only
+        for piece in shard.context:
+            for inputs in self._context_inputs(piece, shard):
+                block = self.pipeline.absorb(inputs)
+                if block is not None:
+                    self._states.put(block.changed)
+        labels = self.shadow is not None
+        for piece in shard.pieces:
+            if piece.format != "parquet":
+                yield from self._score_avro(piece)
+                continue
+            for chunk in parquet_chunks(piece, self.settings.chunk_size, labels):
+                mine = chunk
+                if shard.buckets > 1:
+                    buckets = card_buckets(chunk.batch.column("card_id"), shard.buckets)
+                    mine = chunk.only(buckets == shard.bucket)
+                yield self._score_arrow(piece, mine)
+
+    def _context_inputs(self, piece: ShardTask, shard: CardShard) -> Iterator[Inputs]:
+        if piece.format != "parquet":
+            for records in AvroFileSource([Path(piece.path)]).chunks(self.settings.chunk_size):
+                yield PlainAvroCodec().decode_batch([r.value for r in records.records])
+            return
+        for chunk in parquet_chunks(piece, self.settings.chunk_size):
+            batch = chunk.batch
+            if shard.buckets > 1:
+                keep = card_buckets(batch.column("card_id"), shard.buckets) == shard.bucket
+                batch = batch.filter(pa.array(keep))
+            yield to_columns(batch)
+
     def _score_arrow(self, task: ShardTask, chunk: ParquetChunk) -> ScoredChunk:
         out = self.pipeline.score(to_columns(chunk.batch))
+        self._keep_history(out)
         scored = out.positions  # rows of the record batch
         ids = pc.take(chunk.batch.column("transaction_id"), pa.array(scored))
-        table = self._table(task, out, chunk.first_row + scored, ids)
-        values = rows_as_json(chunk.batch, [i for i, _ in out.failures])
+        table = self._table(task, out, chunk.file_rows(scored), ids)
+        failed = [i for i, _ in out.failures]
+        values = rows_as_json(chunk.batch, failed)
+        offsets = chunk.file_rows(np.asarray(failed, np.int64)).tolist()
         dead = [
-            self._dead(task, chunk.first_row + i, v, e.stage, e.reason, type(e).__name__, e.message)
-            for (i, e), v in zip(out.failures, values, strict=True)
+            self._dead(task, offset, v, e.stage, e.reason, type(e).__name__, e.message)
+            for (_, e), v, offset in zip(out.failures, values, offsets, strict=True)
         ]
         if self.shadow is None:
             return ScoredChunk(table, dead, out.score, out.decision)
@@ -188,6 +250,7 @@ class ShardScorer:
         for chunk in source.chunks(self.settings.chunk_size):
             batch = RawBatch(chunk.records)
             out = self.pipeline.process(batch)
+            self._keep_history(out)
             ids = pa.array(out.transaction_id, pa.string())
             table = self._table(task, out, batch.offsets[out.positions], ids)
             failed = [
@@ -200,6 +263,10 @@ class ShardScorer:
             dead = [self._dead(task, *f) for f in sorted(failed, key=lambda f: f[0])]
             shadow = _shadow_of(out) if self.shadow is not None else None
             yield ScoredChunk(table, dead, out.score, out.decision, shadow)  # Avro: no labels
+
+    def _keep_history(self, out: Outcomes) -> None:
+        if out.history is not None:
+            self._states.put(out.history.changed)
 
     def _table(self, task: ShardTask, out: Outcomes, offsets: IntArray, ids: pa.Array) -> pa.Table:
         return score_table(out, ids, task.name, task.file_index, offsets)

@@ -111,12 +111,15 @@ def plan_shards(inputs: Inputs, shard_rows: int) -> list[ShardTask]:
     return shards
 
 
-def fingerprint(shard: ShardTask) -> str:
+def fingerprint(shard: Any) -> str:
     """Changes when the shard's data changes: a resume must not keep a shard scored from
     other data. For Parquet, the footer's description of the shard's row groups (column
     chunk offsets, sizes, statistics), so a file repaired elsewhere in it keeps its
     finished shards; for Avro, the file's size and modification time."""
     facts: list[Any] = [shard.to_dict()]
+    if shard.format == "cards":  # every file it reads (card_shards.py)
+        facts += [fingerprint(p) for p in (*shard.context, *shard.pieces)]
+        return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
     try:
         if shard.format == "parquet":
             meta = pq.read_metadata(shard.path)

@@ -12,8 +12,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from consumer.batch.engines.card_shards import Shard
 from consumer.batch.engines.shard_scorer import ShardSettings
-from consumer.batch.engines.shards import ShardTask, fingerprint
+from consumer.batch.engines.shards import fingerprint
 from consumer.batch.settings import BatchSettings
 from consumer.batch.sinks.staging import Staging
 from consumer.batch.sources.files import Inputs
@@ -28,7 +29,7 @@ def describe_job(
     dlq: Path,
     model: FraudModel,
     settings: ShardSettings,
-    plan: list[ShardTask],
+    plan: list[Shard],
 ) -> dict[str, Any]:
     """Everything that decides the dataset's content (and so must match on resume)."""
     return {
@@ -49,6 +50,12 @@ def describe_job(
             if settings.shadow_path is not None
             else None
         ),
+        "merchant_risk": (
+            {"path": settings.merchant_risk_path, "sha256": settings.merchant_risk_sha256}
+            if settings.merchant_risk_path is not None
+            else None
+        ),
+        "history_context": s.history_context,
         "reason_codes": settings.reason_codes,
         "as_of": settings.scored_at.as_of,
         "chunk_size": settings.chunk_size,
@@ -63,7 +70,7 @@ def now_iso() -> str:
 
 
 def resumable_shards(
-    staging: Staging, job: dict[str, Any], plan: list[ShardTask], resume: bool
+    staging: Staging, job: dict[str, Any], plan: list[Shard], resume: bool
 ) -> tuple[dict[str, dict[str, Any]], str]:
     """The shards a failed run finished (by index, as text) and when it started; none
     and now for a fresh run. Refuses a resume over other options or model, or where a

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -24,6 +26,17 @@ from consumer.batch.sources.arrow_columns import FIELDS, check_schema, partition
 class ParquetChunk:
     batch: pa.RecordBatch  # the Transaction columns the file has, and partition keys
     first_row: int  # the file row of the batch's first row (source_offset)
+    rows: npt.NDArray[np.int64] | None = None  # file rows when not consecutive (filtered)
+
+    def file_rows(self, positions: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The file rows (source_offset) of the batch rows at ``positions``."""
+        return self.first_row + positions if self.rows is None else self.rows[positions]
+
+    def only(self, keep: npt.NDArray[np.bool_]) -> ParquetChunk:
+        """The rows where ``keep`` is True, still knowing their file rows."""
+        at = np.flatnonzero(keep)
+        rows = self.first_row + at if self.rows is None else self.rows[at]
+        return ParquetChunk(self.batch.filter(pa.array(keep)), self.first_row, rows)
 
 
 def parquet_chunks(

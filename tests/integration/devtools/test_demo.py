@@ -12,7 +12,7 @@ pytestmark = pytest.mark.integration
 
 def test_the_demo_shows_every_face_and_accounts_for_every_event() -> None:
     args = ["--duration", "8", "--rate", "400", "--backlog", "3000", "--scorers", "1",
-            "--partitions", "2", "--batch-rows", "20000"]  # fmt: skip
+            "--partitions", "2", "--batch-rows", "20000", "--history-rows", "110000"]  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-m", "consumer", "demo", *args],
         capture_output=True,
@@ -33,6 +33,9 @@ def test_the_demo_shows_every_face_and_accounts_for_every_event() -> None:
         "POST /v1/score one transaction -> 200",  # the API
         '"reason": "negative_amount"',
         "decided by: 1.0.0",  # the API's canary
+        "M1 history",  # card history: the uplift table
+        "merchant-risk-",  # the snapshot built of arrived labels
+        "card_testing_burst",  # history-only fraud, by pattern, in batch with context
     ):
         assert expected in out, f"{expected!r} not in:\n{out}"
     assert "1.1.0 decided" in out  # scores after the promotion
