@@ -24,24 +24,28 @@ IntArray = npt.NDArray[np.int64]
 WIDTH = len(HISTORY_FEATURE_NAMES) + len(MERCHANT_RISK_FEATURE_NAMES)
 
 
-class CardStates(Protocol):
-    """Card states by card id (``b""``: no history yet)."""
+Key = tuple[int, str]  # (scope, card id): a scope is a partition (stream) or 0
 
-    def get(self, cards: Sequence[str]) -> list[bytes]: ...
+
+class CardStates(Protocol):
+    """Card states by (scope, card id) (``b""``: no history yet). Stores keyed by card
+    alone ignore the scope; the stream's keeps one store per partition (its scope)."""
+
+    def get(self, keys: Sequence[Key]) -> list[bytes]: ...
 
 
 class MemoryCardStates:
-    """Card states in a dict: tests, training, batch prediction."""
+    """Card states in a dict, by card: tests, training, batch prediction."""
 
     def __init__(self) -> None:
         self.states: dict[str, bytes] = {}
 
-    def get(self, cards: Sequence[str]) -> list[bytes]:
+    def get(self, keys: Sequence[Key]) -> list[bytes]:
         states = self.states
-        return [states.get(c, b"") for c in cards]
+        return [states.get(card, b"") for _, card in keys]
 
-    def put(self, changed: Mapping[str, bytes]) -> None:
-        self.states.update(changed)
+    def put(self, changed: Mapping[Key, bytes]) -> None:
+        self.states.update((card, state) for (_, card), state in changed.items())
 
 
 @dataclass
@@ -50,10 +54,31 @@ class HistoryContext:
     merchant_risk: MerchantRisk
 
 
+@dataclass(frozen=True)
+class HistoryRequest:
+    """How one batch meets card history. ``scope`` (per input position): rows of
+    different scopes never see each other in the batch (the stream: the partition; the
+    API: the request). ``replayed`` (input position -> the history and merchant-risk
+    features it was scored with): redelivered events, scored as they were the first time
+    and not applied again. ``keep_states`` False: no new state is handed back (the API
+    reads card history, the stream writes it)."""
+
+    scope: IntArray | None = None
+    replayed: Mapping[int, Matrix] | None = None
+    keep_states: bool = True
+
+
+NO_REQUEST = HistoryRequest()
+
+
 @dataclass
 class HistoryBlock:
+    """The card-history and merchant-risk features of a batch's newly applied rows."""
+
     features: Matrix  # (rows, WIDTH): HISTORY_FEATURE_NAMES then MERCHANT_RISK_FEATURE_NAMES
-    changed: dict[str, bytes] = field(default_factory=dict)  # card -> its new state
+    positions: IntArray  # input position of each row
+    cards: list[str]  # card id of each row
+    changed: dict[Key, bytes] = field(default_factory=dict)  # (scope, card) -> its new state
     merchant_risk: str = ""  # the snapshot's name
 
 
@@ -62,24 +87,21 @@ def history_block(
     rows: IntArray,
     context: HistoryContext,
     scope: IntArray | None = None,
+    keep_states: bool = True,
 ) -> HistoryBlock:
-    """History and merchant-risk features of ``rows`` of ``tx`` (valid, in input order).
-
-    Rows of one card see each other in order. ``scope`` (per row of ``tx``) keeps rows of
-    different scopes apart (the API: each request sees its own items only); then no state
-    is handed back, since no single state is the card's."""
+    """History and merchant-risk features of ``rows`` of ``tx`` (valid, in input order),
+    applied to their cards' states. Rows of one (scope, card) see each other in order;
+    ``scope`` is per row of ``tx``. Positions are rows of ``tx``: the caller maps them."""
     cards = [tx.card_id[i] for i in rows]
     scopes = [0] * len(rows) if scope is None else scope[rows].tolist()
-    slot_of: dict[tuple[int, str], int] = {}
+    slot_of: dict[Key, int] = {}
     slots = np.fromiter(
         (slot_of.setdefault(k, len(slot_of)) for k in zip(scopes, cards, strict=True)),
         np.int64,
         len(rows),
     )
-    slot_cards = [card for _, card in slot_of]
-    unique = list(dict.fromkeys(slot_cards))
-    stored = dict(zip(unique, context.states.get(unique), strict=True))
-    before = [stored[c] for c in slot_cards]
+    keys = list(slot_of)
+    before = context.states.get(keys)
     valid = tx if len(rows) == len(tx) else tx.take(rows)
     events = CardHistory.from_strings(
         slots,
@@ -95,8 +117,8 @@ def history_block(
     out[:, : len(HISTORY_FEATURE_NAMES)] = result.features
     out[:, len(HISTORY_FEATURE_NAMES) :] = context.merchant_risk.lookup(valid.merchant_id)
     changed = (
-        {}
-        if scope is not None
-        else {c: s for c, s, b in zip(slot_cards, result.states, before, strict=True) if s is not b}
+        {k: s for k, s, b in zip(keys, result.states, before, strict=True) if s is not b}
+        if keep_states
+        else {}
     )
-    return HistoryBlock(out, changed, context.merchant_risk.name)
+    return HistoryBlock(out, rows, cards, changed, context.merchant_risk.name)

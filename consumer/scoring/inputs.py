@@ -32,6 +32,9 @@ class Inputs:
         if self.size < 0:
             self.size = len(self.positions) + len(self.failures)
 
+    def __len__(self) -> int:
+        return self.size
+
     @classmethod
     def of(cls, columns: TransactionColumns) -> Inputs:
         """Every input read: row i is input position i."""

@@ -24,7 +24,13 @@ from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.deadletter import DeadLetter
 from consumer.scoring.errors import FeatureError, ModelError, ScoreError
 from consumer.scoring.features import FEATURE_NAMES, feature_matrix
-from consumer.scoring.history_context import HistoryBlock, HistoryContext, history_block
+from consumer.scoring.history_context import (
+    NO_REQUEST,
+    HistoryBlock,
+    HistoryContext,
+    HistoryRequest,
+    history_block,
+)
 from consumer.scoring.inputs import Failures, Inputs, IntArray
 from consumer.scoring.models.fraud_model import FraudModel
 from consumer.scoring.models.routing import Models
@@ -97,6 +103,10 @@ class ScoringPipeline:
     def reason_code_count(self) -> int:
         return self._reason_codes
 
+    def decode(self, values: list[bytes | None]) -> Inputs:
+        """Encoded Transactions as the core's Inputs (the stream's rebuilds)."""
+        return self._codec.decode_batch(values)
+
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
@@ -106,11 +116,10 @@ class ScoringPipeline:
         inputs: Inputs,
         timer: StageTimer | None = None,
         now_ms: int | None = None,
-        scope: IntArray | None = None,
+        request: HistoryRequest = NO_REQUEST,
     ) -> Outcomes:
-        """Validate, build features, predict, decide and explain every readable input.
-        ``scope`` (per row of the columns): rows of different scopes never see each
-        other's card history (the API: one request's items only)."""
+        """Validate, build features, predict, decide and explain every readable input;
+        ``request``: how the batch meets card history (history_context.py)."""
         timer = timer or StageTimer()
         now_ms = self.now_ms() if now_ms is None else now_ms
         models = self._models  # one set of models for the whole batch
@@ -120,8 +129,8 @@ class ScoringPipeline:
         history = None
         if models.width() > features.shape[1] and self._history is not None:
             with timer.stage("history"):
-                history = history_block(tx, rows, self._history, scope)
-            features = np.hstack([features, history.features])
+                history, columns = _history_features(self._history, inputs, rows, request)
+            features = np.hstack([features, columns])
         route = np.zeros(len(rows), np.int8)
         if models.canary is not None and len(rows):
             route[models.canary.chosen([tx.card_id[i] for i in rows])] = 1
@@ -165,14 +174,14 @@ class ScoringPipeline:
                 self._shadow(models.shadow, features, out)
         return out
 
-    def absorb(self, inputs: Inputs) -> HistoryBlock | None:
+    def absorb(self, inputs: Inputs, request: HistoryRequest = NO_REQUEST) -> HistoryBlock | None:
         """Add events to card history without scoring them (a batch run's history
-        context): exactly the events, and in the order, that scoring them would add.
-        None when this face keeps no history."""
+        context, a stream's rebuild): exactly the events, and in the order, that scoring
+        them would add. None when this face keeps no history."""
         if self._history is None:
             return None
         rows, _ = self._valid(inputs, StageTimer(), [])
-        return history_block(inputs.columns, rows, self._history)
+        return _history_features(self._history, inputs, rows, request)[0]
 
     def _valid(
         self, inputs: Inputs, timer: StageTimer, failures: Failures
@@ -266,14 +275,16 @@ class ScoringPipeline:
         return scores, ok & usable
 
     # -- encoded records ---------------------------------------------------------------
-    def process(self, records: RecordBatch | Sequence[RawRecord]) -> Outcomes:
+    def process(
+        self, records: RecordBatch | Sequence[RawRecord], request: HistoryRequest = NO_REQUEST
+    ) -> Outcomes:
         """Score encoded records: decode, score, encode; dead letters for the failures."""
         batch = RawBatch(records) if isinstance(records, Sequence) else records
         timer = StageTimer()
         now_ms = self.now_ms()
         with timer.stage("decode"):
             inputs = self._codec.decode_batch(batch.values)
-        out = self.score(inputs, timer, now_ms)
+        out = self.score(inputs, timer, now_ms, request)
         out.batch = batch
         if self._encode and len(out.positions):
             with timer.stage("encode"):
@@ -294,3 +305,24 @@ def _of(model: FraudModel, features: Matrix) -> Matrix:
     """The columns ``model`` reads: feature sets extend each other (feature_sets.py)."""
     n = len(model.feature_set.names)
     return features if features.shape[1] == n else features[:, :n]
+
+
+def _history_features(
+    context: HistoryContext, inputs: Inputs, rows: IntArray, request: HistoryRequest
+) -> tuple[HistoryBlock, Matrix]:
+    """The history columns of ``rows``: computed (and applied) for new events, as they
+    were for replayed ones; the block of the new ones, with input positions."""
+    scope = None if request.scope is None else request.scope[inputs.positions]
+    replayed = request.replayed or {}
+    fresh = rows
+    if replayed:
+        fresh = rows[[int(inputs.positions[r]) not in replayed for r in rows]]
+    block = history_block(inputs.columns, fresh, context, scope, request.keep_states)
+    block.positions = inputs.positions[block.positions]
+    if len(fresh) == len(rows):
+        return block, block.features
+    columns = np.empty((len(rows), block.features.shape[1]))
+    is_fresh = np.isin(rows, fresh)
+    columns[is_fresh] = block.features
+    columns[~is_fresh] = [replayed[int(inputs.positions[r])] for r in rows[~is_fresh]]
+    return block, columns

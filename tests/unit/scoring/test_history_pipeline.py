@@ -13,7 +13,7 @@ from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.errors import ModelError
 from consumer.scoring.feature_sets import CARD_HISTORY, PER_EVENT
 from consumer.scoring.features import amount_usd
-from consumer.scoring.history_context import HistoryContext, MemoryCardStates
+from consumer.scoring.history_context import HistoryContext, HistoryRequest, MemoryCardStates
 from consumer.scoring.inputs import Inputs
 from consumer.scoring.merchant_risk import MerchantRisk
 from consumer.scoring.models import FraudModel, Models
@@ -115,12 +115,12 @@ def test_scopes_never_see_each_other(history_model: FraudModel) -> None:
     inputs = CODEC.decode_batch([CODEC.encode_transaction(e.record) for e in events])
     together = _pipeline(history_model, MemoryCardStates()).score(inputs)
     apart = _pipeline(history_model, MemoryCardStates()).score(
-        inputs, scope=np.arange(len(inputs.columns))
+        inputs, request=HistoryRequest(scope=np.arange(len(inputs)), keep_states=False)
     )
     assert together.history is not None and apart.history is not None
     counts = apart.history.features[:, 2]  # card_count_7d: each event alone in its scope
     assert (counts == 0).all() and together.history.features[:, 2].max() > 0
-    assert apart.history.changed == {}  # a scoped batch hands back no card state
+    assert apart.history.changed == {}  # the API's way: card state read, never written
 
 
 def test_a_per_event_champion_reads_its_own_columns_beside_a_history_shadow(
@@ -175,3 +175,35 @@ def test_the_model_lifecycle_keeps_a_model_this_face_cannot_feed_out(
     lifecycle.reloader = Offered()  # type: ignore[assignment]
     lifecycle.before_batch()
     assert pipeline.model is model and events.failed == 1
+
+
+def test_a_redelivered_batch_is_scored_as_the_first_time_and_applied_once(
+    history_model: FraudModel, stream: list[bytes | None]
+) -> None:
+    states = MemoryCardStates()
+    pipeline = _pipeline(history_model, states)
+    records = [_raw(i, v) for i, v in enumerate(stream[:800])]
+    first = pipeline.process(records[:500])
+    assert first.history is not None
+    states.put(first.history.changed)
+    after_first = dict(states.states)
+    # a crash after the state write, before the commit: 300..499 come again, with 500..799
+    replayed = {
+        int(p) - 300: f
+        for p, f in zip(first.history.positions, first.history.features, strict=True)
+        if p >= 300
+    }
+    again = pipeline.process(records[300:800], HistoryRequest(replayed=replayed))
+    assert again.history is not None
+    assert set(again.history.positions.tolist()).isdisjoint(replayed)  # not applied twice
+    states.put(again.history.changed)
+    first_scores = dict(zip(first.transaction_id, first.score.tolist(), strict=True))
+    for tid, score in zip(again.transaction_id, again.score.tolist(), strict=True):
+        if tid in first_scores:
+            assert score == first_scores[tid]  # the redelivered event's score, bit for bit
+    # the state equals one pass over 0..799
+    once = MemoryCardStates()
+    out = _pipeline(history_model, once).process(records)
+    assert out.history is not None
+    once.put(out.history.changed)
+    assert states.states == once.states != after_first

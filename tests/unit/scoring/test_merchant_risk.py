@@ -90,3 +90,26 @@ def test_a_corrupt_or_missing_snapshot_is_refused_with_one_line(tmp_path: Path) 
 
 def test_an_empty_snapshot_knows_no_merchant() -> None:
     assert np.isnan(MerchantRisk.empty(T).lookup(["m1"])).all()
+
+
+def test_a_published_snapshot_takes_over_and_a_broken_one_is_kept_out(tmp_path: Path) -> None:
+    from consumer.scoring.history_context import HistoryContext, MemoryCardStates
+    from consumer.scoring.merchant_risk_watch import MerchantRiskWatch
+
+    history = _history()
+    history.snapshot(T).write(tmp_path)
+    context = HistoryContext(MemoryCardStates(), load_merchant_risk(tmp_path))
+    changes: list[str] = []
+    watch = MerchantRiskWatch(tmp_path, context, on_change=lambda r: changes.append(r.name))
+    watch.check()
+    assert changes == []  # nothing new
+    newer = history.snapshot(T + DAY_MS)
+    newer.write(tmp_path)  # table, card, then CURRENT
+    watch.check()
+    assert context.merchant_risk.name == newer.name and changes == [newer.name]
+    table = tmp_path / f"{newer.name}.parquet"
+    later = history.snapshot(T + 2 * DAY_MS)
+    later.write(tmp_path)
+    (tmp_path / f"{later.name}.parquet").write_bytes(table.read_bytes())  # not its table
+    watch.check()
+    assert context.merchant_risk.name == newer.name  # the broken one is not served
