@@ -11,7 +11,10 @@ to bare LightGBM predict on the same rows, in one run; then peak memory on 10x t
    (first shard start to last shard end, from the manifest);
 3. times the model's predict alone on the same rows' feature matrix (the rows the batch
    scored, not its dead letters), with one and with two LightGBM threads;
-4. writes --memory-rows rows (the first file repeated) and runs --workers 2 on it and on
+4. runs the card-history model (models/card-history) on the same file with --workers 2
+   (card shards: each worker reads every row and keeps its cards), and on the second half
+   with the first half as --history-context;
+5. writes --memory-rows rows (the first file repeated) and runs --workers 2 on it and on
    the first file, reporting the peak resident memory (VmHWM) of the driver and of each
    worker: flat in the input size means the two runs peak alike.
 Compare figures within one run; absolute ones depend on the (shared) machine.
@@ -38,6 +41,7 @@ from consumer.scoring.models import load_model
 from consumer.scoring.validation import validate
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
+HISTORY_MODEL = MODELS / "card-history"
 SHARD_ROWS = "100000"
 
 
@@ -80,8 +84,8 @@ def _is_worker(pid: int) -> bool:
 class Run:
     """`fraud-consumer batch` in a child process: wall time, scoring rate, peak memory."""
 
-    def __init__(self, data: Path, out: Path, *extra: str) -> None:
-        cmd = [sys.executable, "-m", "consumer", "batch", "--model", str(MODELS)]
+    def __init__(self, data: Path, out: Path, *extra: str, model: Path = MODELS) -> None:
+        cmd = [sys.executable, "-m", "consumer", "batch", "--model", str(model)]
         cmd += ["--input", str(data), "--output", str(out), "--shard-rows", SHARD_ROWS, *extra]
         started = time.perf_counter()
         child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -123,6 +127,23 @@ def _bare_predict(data: Path) -> tuple[float, float, int]:
     return timings[0], timings[1], len(features)
 
 
+def _context_run(data: Path, work: Path, n: int) -> None:
+    """The history model on the second half of the rows with the first half as history
+    context: what replaying the days before costs."""
+    table = pq.read_table(data)
+    half = n // 2
+    context, day = work / "context.parquet", work / "day.parquet"
+    pq.write_table(table.slice(0, half), context, row_group_size=100_000)
+    pq.write_table(table.slice(half), day, row_group_size=100_000)
+    r = Run(day, work / "hc", "--workers", "2", "--history-context", str(context),
+            model=HISTORY_MODEL)  # fmt: skip
+    print(
+        f"history model, --workers 2, {n - half:,} rows scored after {half:,} rows of "
+        f"context: {(n - half) / r.seconds:,.0f} scored rows/s, {n / r.seconds:,.0f} rows/s "
+        "read (command)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -144,6 +165,9 @@ def main() -> None:
         runs["batch --engine ray --workers 2"] = Run(
             data, work / "ray", "--engine", "ray", "--workers", "2"
         )
+    runs["history model, --workers 2"] = Run(
+        data, work / "h2", "--workers", "2", model=HISTORY_MODEL
+    )
     one, two, scored = _bare_predict(data)
     n = args.rows
     base = scored / one  # rows/s of bare predict, one thread
@@ -159,6 +183,13 @@ def main() -> None:
         print(f"{label:<36}{'':>15}{rate:>16,.0f}{rate / base:>17.0%}")
     w1, w2 = runs["batch --workers 1"], runs["batch --workers 2"]
     print(f"1 -> 2 workers: {w1.scoring_seconds / w2.scoring_seconds:.2f}x (scoring)")
+    h2 = runs["history model, --workers 2"]
+    print(
+        f"card history (models/card-history, card shards, state carried in order) / "
+        f"per-event, 2 workers: {w2.seconds / h2.seconds:.2f}x (command), "
+        f"{w2.scoring_seconds / h2.scoring_seconds:.2f}x (scoring)"
+    )
+    _context_run(data, work, n)
 
     if args.memory_rows:
         big = work / "big.parquet"

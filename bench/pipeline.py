@@ -12,6 +12,9 @@ one run prints:
    process per core is how the service scales; 0 = all cores);
 3. the ratio pipeline / bare predict at --batch, the figure the speed goal is about.
 The per-row path the core replaced (tests/oracle/per_row.py) is timed too, for scale.
+4. the card-history model (models/card-history) on traffic with history-only fraud, card
+   state carried from batch to batch as the stream does: per stage, and the share of
+   pipeline time the history stage takes.
 Compare ratios within one run: the machine may be shared and noisy.
 """
 
@@ -31,6 +34,8 @@ from consumer.devtools.faults import KINDS, malformed_value
 from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.columns import TransactionColumns
 from consumer.scoring.features import feature_matrix
+from consumer.scoring.history_context import HistoryContext, MemoryCardStates
+from consumer.scoring.merchant_risk import load_merchant_risk
 from consumer.scoring.models import Models, load_model
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.scoring.records import RawBatch, RawRecord
@@ -38,7 +43,7 @@ from consumer.scoring.stage_timer import StageTimer
 from consumer.training.generator import TransactionGenerator
 from tests.oracle import per_row
 
-STAGES = ("decode", "validate", "features", "predict", "reasons", "encode")
+STAGES = ("decode", "validate", "features", "history", "predict", "reasons", "encode")
 
 
 def _records(rows: int) -> tuple[list[RawRecord], np.ndarray]:
@@ -53,6 +58,49 @@ def _records(rows: int) -> tuple[list[RawRecord], np.ndarray]:
             valid.append(e.record)
         records.append(RawRecord("bench", i % 6, i, e.record["card_id"].encode(), value))
     return records, feature_matrix(TransactionColumns.from_records(valid))
+
+
+def _history_table(rows: int, size: int, threads: int) -> None:
+    """The card-history model on traffic with history-only fraud, card state carried
+    from batch to batch as the stream carries it: what history costs, stage by stage."""
+    model = load_model(Path("models/card-history"), threads=threads)
+    codec = PlainAvroCodec()
+    events = TransactionGenerator(11, history_patterns=True).take(rows)
+    records = [
+        RawRecord(
+            "bench", i % 6, i, e.record["card_id"].encode(), codec.encode_transaction(e.record)
+        )
+        for i, e in enumerate(events)
+    ]
+    states = MemoryCardStates()
+    risk = load_merchant_risk(Path("models/card-history/merchant-risk"))
+    pipeline = ScoringPipeline(
+        codec, Models(model), reason_codes=3, history=HistoryContext(states, risk)
+    )
+    total = StageTimer()
+    started = time.perf_counter()
+    for b in _batches(records, size):
+        out = pipeline.process(b)
+        if out.history is not None:
+            states.put(out.history.changed)
+        for stage, seconds in out.timer.seconds.items():
+            total.seconds[stage] = total.seconds.get(stage, 0.0) + seconds
+    wall = time.perf_counter() - started
+    per = {s: 1e6 * total.seconds.get(s, 0.0) / rows for s in STAGES}
+    per["other"] = 1e6 * wall / rows - sum(per.values())
+    print(
+        f"\ncard history: {model.name}-{model.version} ({model.feature_set.name}), "
+        f"{rows:,} events with history-only fraud, state carried across batches of {size}"
+    )
+    print(f"{'stage':<12}{'us/record':>12}")
+    for stage, us in per.items():
+        print(f"{stage:<12}{us:>12.2f}")
+    print(f"{'total':<12}{1e6 * wall / rows:>12.2f}")
+    sizes = [len(v) for v in states.states.values()]
+    print(
+        f"history is {per['history'] / (1e6 * wall / rows):.0%} of pipeline time; "
+        f"{len(sizes):,} cards, {np.mean(sizes):.0f} bytes of state per card on average"
+    )
 
 
 def _batches(records: list[RawRecord], size: int) -> list[RawBatch]:
@@ -141,6 +189,7 @@ def main() -> None:
         f"yesterday's per-row path (tests/oracle/per_row.py), batch {args.batch}: "
         f"{old:,.0f} records/s"
     )
+    _history_table(args.rows, args.batch, args.threads)
 
 
 if __name__ == "__main__":

@@ -237,6 +237,42 @@ LOG_OPTIONS = (
     Option("--log-format", str, "text", "log line format", choices=logs.FORMATS),
 )
 
+# Card history for models that read it (scoring/feature_sets.py): the shared store and the
+# merchant risk snapshot. The stream also takes --state-dir (its embedded RocksDB).
+HISTORY_OPTIONS = (
+    Option(
+        "--redis-url",
+        nonempty,
+        None,
+        "card state in this Redis (redis:// or rediss://): the stream writes it, the API "
+        "reads it; unset: the stream keeps RocksDB under --state-dir, the API cannot serve "
+        "a history model",
+        metavar="URL",
+    ),
+    Option("--redis-prefix", nonempty, "fraud:", "prefix of every Redis key"),
+    Option(
+        "--redis-timeout-ms",
+        positive_int,
+        50,
+        "give up on a Redis call after this long (the API then answers by --on-deadline)",
+    ),
+    Option(
+        "--merchant-risk",
+        path,
+        None,
+        "merchant risk snapshot (a card, or a directory: its CURRENT, reloaded when it "
+        "changes); default: merchant-risk/ beside the model's card",
+        metavar="PATH",
+    ),
+    Option(
+        "--merchant-risk-poll-s",
+        positive_float,
+        60.0,
+        "look for a newly published merchant risk snapshot this often",
+        metavar="SECONDS",
+    ),
+)
+
 METRICS_SERVER_OPTIONS = (
     Option("--metrics-address", nonempty, "0.0.0.0", "address for /metrics /healthz /readyz"),  # noqa: S104
     Option("--metrics-port", port, 9108, "port for /metrics /healthz /readyz (0: off)"),
