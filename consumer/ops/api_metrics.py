@@ -6,7 +6,8 @@ PROMETHEUS_MULTIPROC_DIR (set by ``fraud-consumer serve`` before any worker star
 wiped then), and /metrics aggregates all of them per scrape. Gauges say how to combine
 processes: in-flight requests and queued items add up over live workers.
 
-Labels are bounded: route (a fixed set), status code, item status, decision, policy.
+Labels are bounded: route (a fixed set), status code, item status, decision, policy,
+auth failure reason, secret kind (tls, tokens), reload result.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ REQUEST_BUCKETS = (
     0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 )  # fmt: skip
 ROUTES = ("/v1/score", "/healthz", "/readyz", "/metrics", "other")
+AUTH_FAILURES = ("missing", "malformed", "invalid", "forbidden")
+RELOAD_RESULTS = ("loaded", "failed")
 
 
 class ApiMetrics:
@@ -108,6 +111,14 @@ class ApiMetrics:
             registry=r,
             multiprocess_mode="livemax",
         )
+        self.auth_failures = Counter(
+            "fraud_api_auth_failures",
+            "Requests refused for their bearer token: missing, malformed, invalid (401), "
+            "forbidden (403: a valid token without the path's scope).",
+            ["reason"],
+            registry=r,
+        )
+        self.token_reloads = ReloadMetrics("tokens", r)
         for route in ROUTES:
             self.request_seconds.labels(route=route)
         for status in ("scored", "invalid", "fallback"):
@@ -116,6 +127,43 @@ class ApiMetrics:
             self.decisions.labels(decision=decision)
         for policy in ("approve", "review", "decline"):
             self.fallbacks.labels(policy=policy)
+        for reason in AUTH_FAILURES:
+            self.auth_failures.labels(reason=reason)
+
+
+class ReloadMetrics:
+    """Re-reads of one kind of file that changed while serving: the TLS files (``"tls"``)
+    or the token file (``"tokens"``). Made where each is loaded: the TLS one where a worker
+    builds its TLS context, before the app (and its ApiMetrics) exists. Each process makes
+    each kind once, so the two never write the same multiprocess values."""
+
+    def __init__(self, secret: str, registry: CollectorRegistry | None = None) -> None:
+        r = registry if registry is not None else CollectorRegistry()
+        self.secret = secret
+        self.reloads = Counter(
+            "fraud_api_secret_reloads",
+            "Changed TLS or token files read again: loaded, or failed (the previous serve).",
+            ["secret", "result"],
+            registry=r,
+        )
+        self.failing = Gauge(
+            "fraud_api_secret_reload_failing",
+            "1 while the newest version of the files cannot be used (the previous serves).",
+            ["secret"],
+            registry=r,
+            multiprocess_mode="livemax",
+        )
+        for result in RELOAD_RESULTS:
+            self.reloads.labels(secret=secret, result=result)
+        self.failing.labels(secret=secret).set(0)
+
+    def loaded(self) -> None:
+        self.reloads.labels(secret=self.secret, result="loaded").inc()
+        self.failing.labels(secret=self.secret).set(0)
+
+    def failed(self) -> None:
+        self.reloads.labels(secret=self.secret, result="failed").inc()
+        self.failing.labels(secret=self.secret).set(1)
 
 
 def scrape_registry() -> CollectorRegistry:

@@ -3,7 +3,8 @@
 POST /v1/score, GET /healthz, /readyz, /metrics. No framework: four routes do not need
 one, and every layer between the socket and the batcher costs microseconds per request.
 The model loads in the lifespan startup: a worker that cannot load it reports startup
-failed and uvicorn exits.
+failed and uvicorn exits. With --auth-tokens-file, a bearer token is checked before any
+route (auth.py); on SIGTERM the worker drains (drain.py).
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.models import load_models
 from consumer.scoring.models.lifecycle import ModelLifecycle
 from consumer.scoring.pipeline import ScoringPipeline
+from consumer.serve.auth import BearerAuth
 from consumer.serve.batcher import Batcher
+from consumer.serve.drain import Drain
 from consumer.serve.endpoint import ScoreEndpoint
 from consumer.serve.multiproc import clean_dead_workers, die_with_parent
+from consumer.serve.reloading import Poller, Reloading
 from consumer.serve.responses import error_body
 from consumer.serve.settings import ServeSettings
+from consumer.serve.tokens import load_tokens
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 JSON = b"application/json"
 TEXT = b"text/plain; charset=utf-8"
+CLOSE = (b"connection", b"close")
+Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
 
 
 class ScoringApp:
@@ -48,7 +55,15 @@ class ScoringApp:
         self.ready = False
         self.endpoint: ScoreEndpoint | None = None
         self.lifecycle: ModelLifecycle | None = None
+        self.auth: BearerAuth | None = None
+        self.drain = Drain(
+            settings.drain_s,
+            self._stop_being_ready,
+            lambda: self.ready,
+            supervised=settings.workers > 1,
+        )
         self._idle_swaps: asyncio.Task[None] | None = None
+        self._token_poller: Poller | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -76,6 +91,7 @@ class ScoringApp:
     async def _startup(self) -> None:
         s = self.settings
         clean_dead_workers()
+        self._start_auth()
         threads = s.inference_threads
         models = load_models(s, threads)
         pipeline = ScoringPipeline(PlainAvroCodec(), models, reason_codes=s.reason_codes)
@@ -107,9 +123,28 @@ class ScoringApp:
         model = models.champion
         log.info("worker %d ready: model %s-%s", os.getpid(), model.name, model.version)
 
+    def _start_auth(self) -> None:
+        path = self.settings.auth_tokens_file
+        if path is None:
+            return
+        tokens = Reloading(
+            "the auth tokens file", [path], lambda: load_tokens(path), self.metrics.token_reloads
+        )
+        self.auth = BearerAuth(tokens, self.metrics, metrics_auth=self.settings.metrics_auth)
+        self._token_poller = Poller(self.settings.secrets_poll_s, [tokens.check], "token-file")
+        self._token_poller.start()
+
+    def _stop_being_ready(self) -> None:
+        """The drain begins: not ready, so the load balancer sends elsewhere; requests that
+        still come are answered, each telling its client to close the connection."""
+        self.metrics.ready.set(0)
+        log.info("worker %d draining: closing its listener in %gs", os.getpid(), self.drain.window)
+
     async def _shutdown(self) -> None:
         self.ready = False
         self.metrics.ready.set(0)
+        if self._token_poller is not None:
+            self._token_poller.stop()
         if self._idle_swaps is not None:
             self._idle_swaps.cancel()
         if self.lifecycle is not None:
@@ -132,7 +167,7 @@ class ScoringApp:
         route = path if path in ROUTES else "other"
         self.metrics.in_flight.inc()
         try:
-            status, body, content_type, headers = await self._route(route, method, scope, receive)
+            status, body, content_type, headers = await self._answer(route, method, scope, receive)
         except Exception:  # a bug: answer it as one, keep serving
             log.exception("request to %s failed", route)
             status, body, content_type, headers = (
@@ -143,6 +178,8 @@ class ScoringApp:
             )
         finally:
             self.metrics.in_flight.dec()
+        if self.drain.draining:
+            headers = [*headers, CLOSE]
         await send(
             {
                 "type": "http.response.start",
@@ -158,9 +195,15 @@ class ScoringApp:
         self.metrics.requests.labels(route=route, code=str(status)).inc()
         self.metrics.request_seconds.labels(route=route).observe(time.perf_counter() - started)
 
-    async def _route(
-        self, route: str, method: str, scope: Scope, receive: Receive
-    ) -> tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]:
+    async def _answer(self, route: str, method: str, scope: Scope, receive: Receive) -> Answer:
+        if self.auth is not None:
+            refusal = self.auth.refuse(route, scope.get("headers", ()))
+            if refusal is not None:
+                status, body, headers = refusal
+                return status, body, JSON, headers
+        return await self._route(route, method, scope, receive)
+
+    async def _route(self, route: str, method: str, scope: Scope, receive: Receive) -> Answer:
         if route == "/v1/score":
             if method != "POST":
                 return (
@@ -179,6 +222,8 @@ class ScoringApp:
             healthy = self.endpoint is None or self.endpoint.batcher.running or not self.ready
             return (200, b"ok\n", TEXT, []) if healthy else (503, b"batcher stopped\n", TEXT, [])
         if route == "/readyz":
+            if self.drain.draining:
+                return 503, b"not ready: shutting down\n", TEXT, []
             if self.ready:
                 return 200, b"ok\n", TEXT, []
             return 503, b"not ready: loading the model or shutting down\n", TEXT, []
@@ -195,4 +240,6 @@ def create_app() -> ScoringApp:
     logs.configure(settings.log_level, settings.log_format)
     if settings.workers > 1:
         die_with_parent()
-    return ScoringApp(settings)
+    app = ScoringApp(settings)
+    app.drain.install(asyncio.get_running_loop())  # uvicorn calls this in its event loop
+    return app

@@ -1,10 +1,11 @@
 """`fraud-consumer serve`: check the settings and the model once, then run the workers.
 
 Everything a worker could fail on at startup is checked here first (flags, variables,
-the model, the port), so a bad setting stops the server with one line instead of
-every worker failing in turn. Then this process becomes the server (exec): uvicorn in
-a fresh interpreter, whose prometheus-client sees PROMETHEUS_MULTIPROC_DIR from the
-start, with the resolved settings handed whole to every worker (one JSON variable).
+the model, the TLS files, the token file, the port), so a bad setting stops the server
+with one line instead of every worker failing in turn. Then this process becomes the
+server (exec): uvicorn in a fresh interpreter, whose prometheus-client sees
+PROMETHEUS_MULTIPROC_DIR from the start, with the resolved settings handed whole to every
+worker (one JSON variable).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from consumer.options import add_options
 from consumer.scoring.errors import ConfigError
 from consumer.scoring.models import load_models
 from consumer.serve.settings import SERVE_OPTIONS, SETTINGS_ENV, ServeSettings
+from consumer.serve.tls import TlsFiles, server_context
+from consumer.serve.tokens import load_tokens
 
 OWNED_METRICS_DIR = "FRAUD_SERVE_OWNS_METRICS_DIR"
 
@@ -48,12 +51,23 @@ def serve_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
         print(json.dumps(settings.printable(), indent=2, sort_keys=True))
         return 0
     logs.configure(settings.log_level, settings.log_format)
-    # ModelError: one line, exit 2, before any worker starts
+    # ConfigError, ModelError: one line, exit 2, before any worker starts
+    _check_security(settings)
     load_models(settings)
     _check_port(settings.host, settings.port)
     env = {**environ, SETTINGS_ENV: settings.to_json(), **_metrics_dir(environ)}
     os.execve(sys.executable, [sys.executable, "-m", "consumer.serve.main"], env)  # noqa: S606
     return 1  # not reached
+
+
+def _check_security(settings: ServeSettings) -> None:
+    """ConfigError, one line: a file missing or unreadable, not PEM, a key that is not the
+    certificate's, an encrypted key, a token file with no usable token."""
+    tls = TlsFiles.of(settings)
+    if tls is not None:
+        server_context(tls)
+    if settings.auth_tokens_file is not None:
+        load_tokens(settings.auth_tokens_file)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -25,6 +25,7 @@ from consumer.options import (
     inference_threads_option,
     non_negative_int,
     nonempty,
+    path,
     port,
     positive_float,
     positive_int,
@@ -32,11 +33,59 @@ from consumer.options import (
     resolve,
     to_json,
 )
+from consumer.scoring.errors import ConfigError
 from consumer.scoring.models import default_model_path
 
 SETTINGS_ENV = "FRAUD_SERVE_SETTINGS"  # the resolved settings, as JSON, for the workers
 
 POLICIES = ("error", "approve", "review", "decline")
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more, got {text}")
+    return value
+
+
+def on_off(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected on or off, got {text!r}")
+
+
+SECURITY_OPTIONS = (
+    Option("--tls-cert", path, None, "serve HTTPS with this PEM certificate chain", metavar="FILE"),
+    Option("--tls-key", path, None, "its PEM private key (unencrypted)", metavar="FILE"),
+    Option(
+        "--tls-client-ca",
+        path,
+        None,
+        "require client certificates signed by this PEM CA bundle (mutual TLS)",
+        metavar="FILE",
+    ),
+    Option(
+        "--auth-tokens-file",
+        path,
+        None,
+        "require Authorization: Bearer with a token from this file (one a line, # comments)",
+        metavar="FILE",
+    ),
+    Option("--metrics-auth", on_off, False, "/metrics needs a token too", metavar="on|off"),
+    Option(
+        "--secrets-poll-s",
+        positive_float,
+        5.0,
+        "look for changed TLS and token files this often (new ones apply without a restart)",
+        metavar="SECONDS",
+    ),
+)
 SERVE_OPTIONS = (
     Option("--host", nonempty, "0.0.0.0", "address to listen on"),  # noqa: S104
     Option("--port", port, 8080, "port for /v1/score, /healthz, /readyz and /metrics"),
@@ -71,12 +120,21 @@ SERVE_OPTIONS = (
         1, "LightGBM threads per worker for batches of 64 or more (0: all cores)"
     ),
     Option(
+        "--drain-s",
+        non_negative_float,
+        2.0,
+        "on SIGTERM, seconds to keep answering (with /readyz 503 and Connection: close) "
+        "before the listeners close (0: close them at once)",
+        metavar="SECONDS",
+    ),
+    Option(
         "--graceful-timeout",
         positive_float,
         10.0,
-        "on SIGTERM, seconds to finish requests in hand before closing connections",
+        "once the listeners are closed, seconds to finish the requests in hand",
         metavar="SECONDS",
     ),
+    *SECURITY_OPTIONS,
     *LOG_OPTIONS,
 )
 
@@ -96,7 +154,14 @@ class ServeSettings:
     max_items: int
     reason_codes: int
     inference_threads: int
+    drain_s: float
     graceful_timeout: float
+    tls_cert: Path | None
+    tls_key: Path | None
+    tls_client_ca: Path | None
+    auth_tokens_file: Path | None
+    metrics_auth: bool
+    secrets_poll_s: float
     log_level: str
     log_format: str
     model_poll_s: float
@@ -110,6 +175,7 @@ class ServeSettings:
         values["model"] = values["model"] or default_model_path()
         values["workers"] = values["workers"] or os.cpu_count() or 1
         check_canary(values["canary_model"], values["canary_percent"])
+        check_security(values)
         return cls(**values)
 
     @classmethod
@@ -127,3 +193,14 @@ class ServeSettings:
 
     def printable(self) -> dict[str, Any]:
         return printable(self)
+
+
+def check_security(values: Mapping[str, Any]) -> None:
+    """One line for TLS or token settings that cannot work together (the files themselves
+    are checked by the command, before any worker starts)."""
+    if (values["tls_cert"] is None) != (values["tls_key"] is None):
+        raise ConfigError("give --tls-cert and --tls-key together")
+    if values["tls_client_ca"] is not None and values["tls_cert"] is None:
+        raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key (mutual TLS is TLS)")
+    if values["metrics_auth"] and values["auth_tokens_file"] is None:
+        raise ConfigError("--metrics-auth on needs --auth-tokens-file")

@@ -5,18 +5,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from consumer.devtools.broker import free_port
 from consumer.training.generator import TransactionGenerator
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -24,9 +27,18 @@ class Server:
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
+    tls: ssl.SSLContext | None = None  # the clients' context (the test CA, a client cert)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        """GET on a new connection, over TLS when the server serves it."""
+        return httpx.get(self.url + path, verify=self.tls or True, **{"timeout": 10, **kw})
 
     def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
         self.proc.send_signal(sig)
@@ -34,7 +46,13 @@ class Server:
 
 
 @contextlib.contextmanager
-def serving(tmp: Path, *args: str, workers: int = 1, ready: bool = True) -> Iterator[Server]:
+def serving(
+    tmp: Path,
+    *args: str,
+    workers: int = 1,
+    ready: bool = True,
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[Server]:
     port = free_port()
     log = tmp / f"serve-{port}.log"
     with log.open("wb") as out:
@@ -47,7 +65,7 @@ def serving(tmp: Path, *args: str, workers: int = 1, ready: bool = True) -> Iter
             stderr=subprocess.STDOUT,
             env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": ""},
         )  # fmt: skip
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    server = Server(proc, f"{'https' if tls else 'http'}://127.0.0.1:{port}", log, tls)
     try:
         if ready:
             wait_ready(server, workers)
@@ -68,7 +86,7 @@ def wait_ready(server: Server, workers: int = 1, timeout: float = 60) -> None:
         if server.proc.poll() is not None:
             raise AssertionError(f"server exited ({server.proc.returncode}):\n{server.output()}")
         try:
-            if httpx.get(server.url + "/readyz", timeout=1).status_code == 200 and (
+            if server.get("/readyz", timeout=1).status_code == 200 and (
                 workers == 1 or server.output().count("Application startup complete") >= workers
             ):
                 return
@@ -82,3 +100,15 @@ def wait_ready(server: Server, workers: int = 1, timeout: float = 60) -> None:
 def transactions(n: int, seed: int = 3, fraud_rate: float = 0.2) -> list[dict[str, Any]]:
     """Generated Transactions as the API takes them (JSON: enums as symbols, ms times)."""
     return [e.record for e in TransactionGenerator(seed, fraud_rate=fraud_rate).take(n)]
+
+
+def poll(check: Callable[[], T | None], timeout: float, what: str, every: float = 0.05) -> T:
+    """The first value ``check`` returns that is not None, within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {what}")
+        time.sleep(every)
