@@ -86,6 +86,12 @@ class ApiMetrics:
             ["policy"],
             registry=r,
         )
+        self.state_unavailable = Counter(
+            "fraud_api_history_unavailable",
+            "Transactions whose card history could not be read (Redis down or slow): "
+            "answered by the --on-deadline policy.",
+            registry=r,
+        )
         self.in_flight = Gauge(
             "fraud_api_in_flight_requests",
             "Requests received and not yet answered.",

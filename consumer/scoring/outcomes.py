@@ -84,6 +84,7 @@ class Scored:
     reason_codes: tuple[str, ...]
     model: FraudModel  # the model that decided: the champion or the canary
     shadow_score: float | None = None
+    merchant_risk: str | None = None  # the snapshot its history features used, if any
 
 
 Outcome = Scored | RecordError
@@ -143,6 +144,7 @@ class Outcomes:
             self.reason_codes(j),
             self.model(j),
             None if self.shadow is None else float(self.shadow.score[j]),
+            None if self.history is None else self.history.merchant_risk,
         )
 
     def in_order(self) -> list[Outcome]:

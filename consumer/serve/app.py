@@ -23,7 +23,10 @@ from consumer.ops import logs
 from consumer.ops.api_metrics import ROUTES, ApiMetrics, scrape_registry
 from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.codec import PlainAvroCodec
-from consumer.scoring.models import load_models
+from consumer.scoring.errors import ConfigError
+from consumer.scoring.history_context import HistoryContext
+from consumer.scoring.merchant_risk_watch import MerchantRiskWatch
+from consumer.scoring.models import Models, load_models
 from consumer.scoring.models.lifecycle import ModelLifecycle
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.serve.auth import BearerAuth
@@ -35,6 +38,8 @@ from consumer.serve.reloading import Poller, Reloading
 from consumer.serve.responses import error_body
 from consumer.serve.settings import ServeSettings
 from consumer.serve.tokens import load_tokens
+from consumer.state.redis_store import RedisCardReader
+from consumer.state.service_history import load_service_merchant_risk, needs_history, service_redis
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +99,10 @@ class ScoringApp:
         self._start_auth()
         threads = s.inference_threads
         models = load_models(s, threads)
-        pipeline = ScoringPipeline(PlainAvroCodec(), models, reason_codes=s.reason_codes)
+        history = self._history(models)
+        pipeline = ScoringPipeline(
+            PlainAvroCodec(), models, reason_codes=s.reason_codes, history=history
+        )
         # per worker: each polls the model directory and swaps between its own batches
         model_metrics = ModelMetrics(CollectorRegistry(), self.metrics.model_info, True)
         self.lifecycle = ModelLifecycle(
@@ -122,6 +130,20 @@ class ScoringApp:
         self.ready = True
         model = models.champion
         log.info("worker %d ready: model %s-%s", os.getpid(), model.name, model.version)
+
+    def _history(self, models: Models) -> HistoryContext | None:
+        """Card states from the Redis the stream writes, and the merchant risk snapshot
+        (reloaded when a new one is published); None for per-event models."""
+        s = self.settings
+        if not needs_history(models):
+            return None
+        client = service_redis(s)
+        if client is None:  # serve's command refuses this before any worker starts
+            raise ConfigError("a history model needs --redis-url")
+        path, risk = load_service_merchant_risk(s)
+        history = HistoryContext(RedisCardReader(client, s.redis_prefix), risk)
+        self._risk_watch = MerchantRiskWatch(path, history, s.merchant_risk_poll_s).start()
+        return history
 
     def _start_auth(self) -> None:
         path = self.settings.auth_tokens_file

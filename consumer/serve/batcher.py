@@ -12,23 +12,32 @@ caller has already been answered by the deadline policy.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from consumer.ops.api_metrics import ApiMetrics
+from consumer.scoring.history_context import HistoryRequest
 from consumer.scoring.inputs import Inputs
 from consumer.scoring.models.lifecycle import ModelLifecycle
 from consumer.scoring.outcomes import Outcome, Outcomes
 from consumer.scoring.pipeline import ScoringPipeline
 from consumer.serve.items import TransactionIn, to_columns
+from consumer.state.partition_state import StateUnavailable
 
 log = logging.getLogger(__name__)
 
 
 _WARM_UP_TIME = 1_790_812_800_000
+
+
+UNAVAILABLE = "UNAVAILABLE"  # an item's answer when card history could not be read
 
 
 class QueueFull(Exception):
@@ -41,7 +50,7 @@ class Pending:
     event_times: list[int]
     deadline: float  # time.monotonic()
     enqueued: float = field(default_factory=time.monotonic)
-    future: asyncio.Future[list[Outcome]] = field(
+    future: asyncio.Future[list[Outcome | str]] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -148,9 +157,18 @@ class Batcher:
     async def _score(self, batch: list[Pending]) -> None:
         items = [t for p in batch for t in p.items]
         event_times = [e for p in batch for e in p.event_times]
+        # each request sees its own items' card history, never another request's
+        scope = np.repeat(np.arange(len(batch)), [len(p.items) for p in batch])
         started = time.perf_counter()
         try:
-            outcomes = await self._pipeline_call(items, event_times)
+            outcomes = await self._pipeline_call(items, event_times, scope)
+        except StateUnavailable as exc:  # nobody's fault: the deadline policy answers
+            log.warning("card history unavailable for a batch of %d: %s", len(items), exc)
+            self._metrics.state_unavailable.inc(len(items))
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_result([UNAVAILABLE] * len(p.items))
+            return
         except Exception as exc:  # a bug, not data: fail these requests, keep serving
             log.exception("scoring a batch of %d failed", len(items))
             for p in batch:
@@ -161,7 +179,7 @@ class Batcher:
         self._metrics.batch_seconds.observe(time.perf_counter() - started)
         if self._lifecycle is not None:
             self._lifecycle.observe(outcomes.shadow, outcomes.decision, outcomes.shadow_error)
-        answers = outcomes.in_order()
+        answers: list[Outcome | str] = list(outcomes.in_order())
         offset = 0
         for p in batch:
             mine = answers[offset : offset + len(p.items)]
@@ -169,10 +187,17 @@ class Batcher:
             if not p.future.done():
                 p.future.set_result(mine)
 
-    async def _pipeline_call(self, items: list[TransactionIn], event_times: list[int]) -> Outcomes:
+    async def _pipeline_call(
+        self,
+        items: list[TransactionIn],
+        event_times: list[int],
+        scope: npt.NDArray[np.int64] | None = None,
+    ) -> Outcomes:
         inputs = Inputs.of(to_columns(items, event_times))
+        request = HistoryRequest(scope=scope, keep_states=False)  # the API reads history only
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.pipeline.score, inputs)
+        call = functools.partial(self.pipeline.score, inputs, request=request)
+        return await loop.run_in_executor(self._executor, call)
 
     async def warm_up(self) -> None:
         """Score one synthetic transaction on the scoring thread before taking traffic

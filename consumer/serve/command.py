@@ -23,10 +23,11 @@ from typing import Any
 from consumer.ops import logs
 from consumer.options import add_options
 from consumer.scoring.errors import ConfigError
-from consumer.scoring.models import load_models
+from consumer.scoring.models import Models, load_models
 from consumer.serve.settings import SERVE_OPTIONS, SETTINGS_ENV, ServeSettings
 from consumer.serve.tls import TlsFiles, server_context
 from consumer.serve.tokens import load_tokens
+from consumer.state.service_history import load_service_merchant_risk, needs_history
 
 OWNED_METRICS_DIR = "FRAUD_SERVE_OWNS_METRICS_DIR"
 
@@ -53,7 +54,7 @@ def serve_command(ns: argparse.Namespace, environ: Mapping[str, str]) -> int:
     logs.configure(settings.log_level, settings.log_format)
     # ConfigError, ModelError: one line, exit 2, before any worker starts
     _check_security(settings)
-    load_models(settings)
+    _check_history(settings, load_models(settings))
     _check_port(settings.host, settings.port)
     env = {**environ, SETTINGS_ENV: settings.to_json(), **_metrics_dir(environ)}
     os.execve(sys.executable, [sys.executable, "-m", "consumer.serve.main"], env)  # noqa: S606
@@ -68,6 +69,21 @@ def _check_security(settings: ServeSettings) -> None:
         server_context(tls)
     if settings.auth_tokens_file is not None:
         load_tokens(settings.auth_tokens_file)
+
+
+def _check_history(settings: ServeSettings, models: Models) -> None:
+    """A model that reads card history needs the shared store and its merchant risk
+    snapshot: one line if either is missing (the store's reachability is the workers'
+    concern: an unreachable Redis is answered by the deadline policy, never a crash)."""
+    if not needs_history(models):
+        return
+    if settings.redis_url is None:
+        model = next(m for m in models.all() if m.feature_set.needs_history)
+        raise ConfigError(
+            f"model {model.name}-{model.version} reads card history: give the card-state "
+            "store the stream writes with --redis-url (the API reads it)"
+        )
+    load_service_merchant_risk(settings)
 
 
 def _check_port(host: str, port: int) -> None:

@@ -13,7 +13,7 @@ from consumer.ops.api_metrics import ApiMetrics
 from consumer.ops.model_metrics import ModelMetrics
 from consumer.scoring.errors import DecodeError, RecordError
 from consumer.scoring.outcomes import Outcome
-from consumer.serve.batcher import Batcher, QueueFull
+from consumer.serve.batcher import UNAVAILABLE, Batcher, QueueFull
 from consumer.serve.items import BodyError, TransactionIn, event_time_ms, parse
 from consumer.serve.responses import (
     InvalidOut,
@@ -147,17 +147,24 @@ class ScoreEndpoint:
         except QueueFull:
             raise RequestError(429, "queue_full", "too many transactions waiting; retry") from None
         try:
-            return list(
+            answers = list(
                 await asyncio.wait_for(asyncio.shield(pending.future), deadline - time.monotonic())
             )
         except TimeoutError:
-            policy = self.settings.on_deadline
-            if policy == "error":
-                raise RequestError(
-                    504, "deadline_exceeded", "the scores were not ready before the deadline"
-                ) from None
-            self._metrics.fallbacks.labels(policy=policy).inc(len(items))
-            return [policy.upper()] * len(items)
+            return self._fallback(len(items), 504, "deadline_exceeded",
+                                  "the scores were not ready before the deadline")  # fmt: skip
+        if answers and answers[0] == UNAVAILABLE:
+            return self._fallback(len(items), 503, "history_unavailable",
+                                  "card history could not be read in time")  # fmt: skip
+        return answers
+
+    def _fallback(self, n: int, status: int, reason: str, message: str) -> list[Outcome | str]:
+        """The --on-deadline policy: an error, or its decision for every item."""
+        policy = self.settings.on_deadline
+        if policy == "error":
+            raise RequestError(status, reason, message)
+        self._metrics.fallbacks.labels(policy=policy).inc(n)
+        return [policy.upper()] * n
 
     def _out(self, item: TransactionIn, answer: Outcome | str) -> Out:
         if isinstance(answer, RecordError):
@@ -180,6 +187,7 @@ class ScoreEndpoint:
             list(answer.reason_codes),
             answer.model.name,
             answer.model.version,
+            merchant_risk=answer.merchant_risk,
         )
 
     def _count(self, outs: list[Out]) -> None:

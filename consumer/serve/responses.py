@@ -27,6 +27,7 @@ class ScoredOut(msgspec.Struct, tag_field="status", tag="scored", omit_defaults=
     model_name: str
     model_version: str
     fallback: bool = False
+    merchant_risk: str | None = None  # the snapshot a history model's features came from
 
 
 class InvalidOut(msgspec.Struct, tag_field="status", tag="invalid", omit_defaults=True):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from consumer.options import (
+    HISTORY_OPTIONS,
     LIFECYCLE_OPTIONS,
     LOG_OPTIONS,
     MODEL_OPTION,
@@ -135,6 +136,7 @@ SERVE_OPTIONS = (
         metavar="SECONDS",
     ),
     *SECURITY_OPTIONS,
+    *HISTORY_OPTIONS,
     *LOG_OPTIONS,
 )
 
@@ -162,6 +164,11 @@ class ServeSettings:
     auth_tokens_file: Path | None
     metrics_auth: bool
     secrets_poll_s: float
+    redis_url: str | None
+    redis_prefix: str
+    redis_timeout_ms: int
+    merchant_risk: Path | None
+    merchant_risk_poll_s: float
     log_level: str
     log_format: str
     model_poll_s: float

@@ -118,3 +118,10 @@ def test_card_that_is_not_json_is_refused(model_dir: Path) -> None:
     _card(model_dir).write_text("{not json")
     with pytest.raises(ModelError, match="unreadable"):
         load_model(model_dir)
+
+
+@pytest.mark.parametrize("card", ["fraud-lgbm-1.0.0.json", "card-history/fraud-lgbm-2.0.0.json"])
+def test_shipped_models_explain_with_exact_treeshap_tables(card: str) -> None:
+    """Reason codes from the tables (microseconds a flagged row), not LightGBM's
+    pred_contrib: a model too deep for them would be slow on every flagged row."""
+    assert load_model(MODELS / card, threads=1).explainer.exact_tables
