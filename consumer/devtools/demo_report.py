@@ -109,8 +109,9 @@ class DemoReport:
             )
         )
         lines.append(
-            f"Accounting       every input offset ended as exactly one score or dead letter: "
-            f"{verdict} (duplicates from redelivery: {self.duplicates})"
+            f"Accounting       every input offset ended as a score or a dead letter, never "
+            f"both, at least once: {verdict}; duplicates from redelivery: {self.duplicates:,} "
+            "(at-least-once: downstream de-duplicates by source_topic/partition/offset)"
         )
         return "\n".join(lines)
 

@@ -61,15 +61,30 @@ class AvroFileSource:
             self._check(f)
 
     def _check(self, path: Path) -> None:
+        """The file is an Avro container whose writer schema resolves to the
+        Transaction's: read its header and first record with logical types left as
+        numbers (a timestamp out of datetime's range is that record's business: it is
+        dead-lettered by validation, not the file refused)."""
         try:
             with path.open("rb") as fo:
-                reader = fastavro.reader(fo, reader_schema=self._reader_schema)
-                next(iter(reader), None)
-        except SchemaResolutionError as exc:
-            raise _mismatch(path, exc) from None
+                blocks: Any = fastavro.block_reader(fo)
+                writer: dict[str, Any] = blocks.writer_schema
+                block: Any = next(iter(blocks), None)
         except (ValueError, EOFError, OSError) as exc:
             raise ConfigError(f"{path} is not an Avro container file ({exc})") from None
         except Exception as exc:  # a damaged first block
+            raise ConfigError(f"{path} is corrupt: {type(exc).__name__}") from None
+        if block is None or block.num_records == 0:
+            return
+        data = block.bytes_.getvalue()
+        buf = io.BytesIO(data)
+        try:
+            fastavro.schemaless_reader(buf, parsed(writer), None)
+            decode_avro(data[: buf.tell()], parsed(writer), self._reader_schema, writer)
+        except DecodeError as exc:
+            if exc.reason == "schema_mismatch":
+                raise _mismatch(path, exc) from None
+        except Exception as exc:
             raise ConfigError(f"{path} is corrupt: {type(exc).__name__}") from None
 
     def chunks(self, size: int) -> Iterator[Chunk]:

@@ -261,13 +261,26 @@ def test_a_full_queue_is_429_with_retry_after(tmp_path: Path) -> None:
         async def both() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=s.url, headers=JSON, timeout=30) as c:
                 first = asyncio.create_task(c.post("/v1/score", json={"transactions": txs}))
-                await asyncio.sleep(0.1)
+                await _until_queued(c, 3)
                 second = await c.post("/v1/score", json={"transactions": txs})
                 return [await first, second]
 
         first, second = asyncio.run(both())
         assert first.status_code == 200
         assert second.status_code == 429 and second.headers["retry-after"] == "1"
+
+
+async def _until_queued(client: httpx.AsyncClient, n: int) -> None:
+    """Until the server reports ``n`` transactions waiting for a batch."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while True:
+        text = (await client.get("/metrics")).text
+        queued = [line for line in text.splitlines() if line.startswith("fraud_api_queued_items")]
+        if queued and float(queued[0].split()[-1]) >= n:
+            return
+        assert loop.time() < deadline, f"never {n} queued:\n{queued}"
+        await asyncio.sleep(0.01)
 
 
 def test_sigterm_answers_requests_in_flight_then_exits_zero(tmp_path: Path) -> None:
@@ -277,7 +290,7 @@ def test_sigterm_answers_requests_in_flight_then_exits_zero(tmp_path: Path) -> N
         async def in_flight() -> list[httpx.Response]:
             async with httpx.AsyncClient(base_url=s.url, headers=JSON, timeout=30) as c:
                 calls = [asyncio.create_task(c.post("/v1/score", json=tx)) for tx in txs]
-                await asyncio.sleep(0.5)  # queued, the batcher still waiting for more
+                await _until_queued(c, len(txs))  # the batcher still waiting for more
                 s.proc.send_signal(signal.SIGTERM)
                 return list(await asyncio.gather(*calls))
 

@@ -63,6 +63,8 @@ def test_a_kill_at_full_speed_replays_at_most_two_batches(
     first.wait_for("fraud_events_consumed_total", 8000)
     first.signal(signal.SIGKILL)
     first.wait()
+    before = len(landed(bootstrap, out, dlq).positions())
+    assert 0 < before < len(sent.value), f"the kill did not land mid-stream ({before} done)"
     second = Scorer(bootstrap, (inp, out, dlq), group, tmp_path, *args, "--exit-when-idle", "2")
     assert second.wait() == 0, second.output()
     got = landed(bootstrap, out, dlq)

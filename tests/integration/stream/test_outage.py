@@ -151,6 +151,29 @@ def test_writer_says_how_many_records_were_not_delivered(proxied: Proxied) -> No
     assert not_delivered == 5000 - writer.delivered
 
 
+def _until_delivered(
+    bootstrap: str, topic: str, at_least: int, proc: subprocess.Popen[str]
+) -> None:
+    """Wait until ``topic`` holds ``at_least`` records (the producer is mid-run)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "probe"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, "the producer finished before the cut"
+            try:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, 0), timeout=2)
+            except Exception:  # the topic is not there yet
+                high = 0
+            if high >= at_least:
+                return
+            assert time.monotonic() < deadline, f"{topic} never reached {at_least} records"
+            time.sleep(0.05)
+    finally:
+        consumer.close()
+
+
 def test_produce_command_exits_nonzero_saying_how_many_were_not_delivered(
     proxied: Proxied,
 ) -> None:
@@ -176,7 +199,7 @@ def test_produce_command_exits_nonzero_saying_how_many_were_not_delivered(
         text=True,
         env={**os.environ, **TEST_ENV},
     )
-    time.sleep(2.5)
+    _until_delivered(proxied.via_proxy, "p.in", 2000, proc)  # mid-run: some delivered
     proxied.proxy.cut()
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 1, err

@@ -168,6 +168,22 @@ def _wait_for_shards(staging: Path, n: int, proc: subprocess.Popen[bytes]) -> No
     pytest.fail("no shard finished in time")
 
 
+def _wait_for_busy_workers(staging: Path, n: int, proc: subprocess.Popen[bytes]) -> None:
+    """Until ``n`` shards are started and not finished: every worker holds one."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            done = set(json.loads((staging / "_manifest.json").read_text())["shards"])
+            started = {d.name.split("-")[0] for d in (staging / "_temporary").iterdir()}
+        except (OSError, ValueError):
+            continue
+        if len({int(s) for s in started} - {int(d) for d in done}) >= n:
+            return
+        time.sleep(0.01)
+    pytest.fail("the workers never both held a shard")
+
+
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """200,000 rows in 10 shards of 20,000, and the dataset a clean run makes of them."""
@@ -209,8 +225,9 @@ def test_a_killed_worker_fails_only_its_shard_which_is_retried(
     data, clean = big
     out = tmp_path / "scores"
     proc = _start(out, data)
-    _wait_for_shards(tmp_path / "scores.staging", 1, proc)
-    time.sleep(0.05)  # both workers are mid-shard now (a shard takes a few tenths of a second)
+    staging = tmp_path / "scores.staging"
+    _wait_for_shards(staging, 1, proc)
+    _wait_for_busy_workers(staging, 2, proc)
     victim = _workers(proc.pid)[-1]
     os.kill(victim, signal.SIGKILL)
     _, stderr = proc.communicate(timeout=300)

@@ -48,6 +48,32 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(value)
 
 
+_TEXT = st.text(max_size=30)
+_OPTIONAL_TEXT = st.one_of(st.none(), _TEXT)
+_LONG = st.integers(-(2**63), 2**63 - 1)
+_DOUBLE = st.one_of(st.none(), st.floats(allow_nan=False))
+
+
+@st.composite
+def valid_records(draw: st.DrawFn) -> dict[str, object]:
+    """Any record of the Transaction schema (whatever business rules it breaks: those are
+    validation's, after decoding)."""
+    fields = {f["name"]: f["type"] for f in TRANSACTION_SCHEMA["fields"]}
+    record: dict[str, object] = {}
+    for name, kind in fields.items():
+        if isinstance(kind, dict) and kind.get("type") == "enum":
+            record[name] = draw(st.sampled_from(kind["symbols"]))
+        elif name in ("latitude", "longitude"):
+            record[name] = draw(_DOUBLE)
+        elif kind == "string":
+            record[name] = draw(_TEXT)
+        elif isinstance(kind, list):  # an optional string
+            record[name] = draw(_OPTIONAL_TEXT)
+        else:  # long, timestamp-millis
+            record[name] = draw(_LONG)
+    return record
+
+
 def _accepted_exactly(value: bytes, decoded: dict[str, object] | None) -> None:
     if decoded is not None:
         assert CODEC.encode_transaction(decoded) == value
@@ -58,6 +84,16 @@ def _accepted_exactly(value: bytes, decoded: dict[str, object] | None) -> None:
 def test_plain_values_are_rejected_or_canonical(value: bytes) -> None:
     batch = CODEC.decode_batch([value])
     _accepted_exactly(value, None if batch.failures else batch.columns.record(0))
+
+
+@_SETTINGS
+@given(valid_records())
+def test_every_valid_plain_value_is_accepted_as_written(record: dict[str, object]) -> None:
+    """The other half: a decoder that rejected everything would pass the tests above."""
+    value = encode_avro(record, parsed(TRANSACTION_SCHEMA))
+    batch = CODEC.decode_batch([value])
+    assert batch.failures == []
+    assert CODEC.encode_transaction(batch.columns.record(0)) == value
 
 
 def _offset(record: dict[str, object], field: str) -> int:
@@ -117,6 +153,20 @@ def test_registry_values_of_our_schema_are_rejected_or_canonical(
 
 
 @_SETTINGS
+@given(valid_records())
+def test_every_valid_registry_value_is_accepted(
+    registry: tuple[RegistryCodec, int, int], record: dict[str, object]
+) -> None:
+    codec, ours, other = registry
+    value = encode_avro(record, parsed(TRANSACTION_SCHEMA))
+    batch = codec.decode_batch(
+        [struct.pack(">bI", 0, ours) + value, struct.pack(">bI", 0, other) + value + b"\x00"]
+    )
+    assert batch.failures == []
+    assert [CODEC.encode_transaction(batch.columns.record(i)) for i in (0, 1)] == [value] * 2
+
+
+@_SETTINGS
 @given(mutated())
 def test_registry_values_of_another_schema_are_rejected_or_canonical(
     registry: tuple[RegistryCodec, int, int], value: bytes
@@ -154,3 +204,17 @@ def test_file_records_are_rejected_or_canonical(
         assert r.value is not None
         batch = CODEC.decode_batch([r.value])
         _accepted_exactly(r.value, None if batch.failures else batch.columns.record(0))
+
+
+@_SETTINGS
+@given(st.lists(valid_records(), min_size=1, max_size=5))
+def test_every_valid_file_record_is_read(
+    tmp_path_factory: pytest.TempPathFactory, records: list[dict[str, object]]
+) -> None:
+    path = tmp_path_factory.mktemp("v") / "x.avro"
+    with path.open("wb") as f:
+        fastavro.writer(f, TRANSACTION_SCHEMA, records, codec="null")
+    chunks = list(AvroFileSource([path]).chunks(100))
+    got = [r for c in chunks for r in c.records]
+    assert [r.value for r in got] == [encode_avro(x, parsed(TRANSACTION_SCHEMA)) for x in records]
+    assert all(not c.rejected for c in chunks)
