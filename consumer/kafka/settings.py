@@ -95,6 +95,9 @@ MANAGED_KEYS = frozenset(
     {
         "bootstrap.servers",
         "group.id",
+        # one way to set it (`run --group-instance-id`): two members sharing an id fence
+        # each other, so it must be as deliberate as the group id
+        "group.instance.id",
         "enable.auto.offset.store",
         "enable.auto.commit",
         "enable.partition.eof",

@@ -10,6 +10,14 @@ it. On revoke it flushes and commits what is in hand; on stop() it finishes the 
 hand, flushes, commits and leaves the group. While it waits for acknowledgements (the
 in-flight window is full) it pauses its partitions and keeps polling, so the group does
 not take a slow broker for a dead member.
+
+Group membership works with either rebalance protocol (README "Rebalances and
+membership"): eager (``range``/``roundrobin``: every rebalance revokes everything, then
+assigns anew) and
+cooperative (``cooperative-sticky``, the default: the callbacks get only the partitions
+that move, the rest are scored through the rebalance). The callbacks below therefore
+treat their partitions as a change to the assignment, never as all of it; confluent-kafka
+then calls ``assign``/``unassign`` or their ``incremental_`` forms to match the protocol.
 """
 
 from __future__ import annotations
@@ -71,6 +79,7 @@ class ScoringLoop:
         # The assignment, and for each partition whether it was last read to its end.
         self._at_eof: dict[TopicPartitionKey, bool] = {}
         self._joined = False
+        self._empty_handed_grace = settings.session_timeout_s()  # see _idle()
         self._consumed = 0
         self._last_activity = time.monotonic()
         self.heartbeat = time.monotonic()  # read by /healthz
@@ -254,8 +263,7 @@ class ScoringLoop:
             key = (tp.topic, tp.partition)
             self._at_eof[key] = False
             self._offsets.assign(key)
-        if self._paused and partitions:  # assigned while waiting for room: wait with the rest
-            self._consumer.pause(partitions)
+        self._set_paused(partitions)
         self._lag.assigned([tp.partition for tp in partitions])
         self._joined = True
         self._last_activity = time.monotonic()
@@ -277,7 +285,22 @@ class ScoringLoop:
         self._release([(tp.topic, tp.partition) for tp in partitions])
         log.warning("lost %s; uncommitted records will be redelivered", _names(partitions))
 
+    def _set_paused(self, partitions: list[TopicPartition]) -> None:
+        """Give newly assigned partitions the loop's pause state: paused while it waits for
+        room, else resumed. librdkafka keeps a partition's pause flag across revocation and
+        reassignment, so one paused in an earlier wait and revoked (or lost) meanwhile would
+        come back paused and never be fetched again. Runs before confluent-kafka assigns
+        them; the flag is the partition's, so it holds once they are."""
+        if partitions:
+            (self._consumer.pause if self._paused else self._consumer.resume)(partitions)
+
     def _release(self, keys: list[TopicPartitionKey]) -> None:
+        # Records held during a wait belong to the assignment they were fetched in: the next
+        # owner (or this scorer, if they come back) reads them again from the committed
+        # offset. Scoring them here would duplicate them and could commit an offset the
+        # next owner has passed.
+        gone = set(keys)
+        self._held = [m for m in self._held if (m.topic(), m.partition()) not in gone]
         self._lag.released([p for _, p in keys])
         for key in keys:
             self._at_eof.pop(key, None)
@@ -291,7 +314,13 @@ class ScoringLoop:
             return False
         if not all(self._at_eof.values()):
             return False
-        return time.monotonic() - self._last_activity >= self._s.exit_when_idle
+        wait = self._s.exit_when_idle
+        if not self._at_eof:
+            # Given nothing may be only the first of two cooperative rounds: the second
+            # brings partitions once their owners have revoked them (a heartbeat or more
+            # later). A session timeout more before taking it for a standby's final answer.
+            wait += self._empty_handed_grace
+        return time.monotonic() - self._last_activity >= wait
 
     # -- shutdown ---------------------------------------------------------------
     def _shutdown(self) -> int:
@@ -300,8 +329,16 @@ class ScoringLoop:
             self._lifecycle.stop()
         self._flush()
         self._commit()
+        if self._s.group_instance_id is not None:
+            log.info(
+                "closing as static member %s: its partitions wait for it until "
+                "session.timeout.ms runs out, then move",
+                self._s.group_instance_id,
+            )
         with contextlib.suppress(RuntimeError):  # already closed
-            self._consumer.close()  # leaves the group, so partitions move at once
+            # A dynamic member leaves the group, so its partitions move at once; a static
+            # one (--group-instance-id) does not, so a restart gets them back unmoved.
+            self._consumer.close()
         if self._fatal is not None:
             log.error("stopped after an unrecoverable error: %s", self._fatal)
             return EXIT_FAILED

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import confluent_kafka
+
 from consumer.kafka.settings import RELIABLE_PRODUCER, KafkaSettings, kafka_settings, masked
 from consumer.options import (
     LIFECYCLE_OPTIONS,
@@ -35,6 +37,22 @@ DEFAULT_INPUT, DEFAULT_OUTPUT, DEFAULT_DLQ = (
     "payments.fraud-scores",
     "payments.transactions.dlq",
 )
+# Group membership (README "Rebalances and membership"). cooperative-sticky moves only
+# the partitions that change owner and lets the others be scored through a rebalance. It
+# is the default unless librdkafka is older than 2.10.0, where an offset commit racing a
+# rebalance could lose a cooperative member's whole assignment (librdkafka #4059, fixed by
+# #4908): this scorer commits every --commit-interval-ms while it scores, so there it
+# stays eager. Any strategy passes through (FRAUD_CONSUMER_PARTITION_ASSIGNMENT_STRATEGY,
+# --consumer-config).
+COOPERATIVE, EAGER = "cooperative-sticky", "range,roundrobin"
+COOPERATIVE_COMMITS_SAFE_FROM = 0x020A0000  # librdkafka 2.10.0, as libversion() counts
+
+
+def default_assignment_strategy(libversion: int | None = None) -> str:
+    version = confluent_kafka.libversion()[1] if libversion is None else libversion
+    return COOPERATIVE if version >= COOPERATIVE_COMMITS_SAFE_FROM else EAGER
+
+
 REGISTRY_ENV = {
     "FRAUD_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO": "basic.auth.user.info",
     "FRAUD_SCHEMA_REGISTRY_SSL_CA_LOCATION": "ssl.ca.location",
@@ -48,6 +66,15 @@ TOPIC_OPTIONS = (
 )
 RUN_OPTIONS = (
     Option("--group-id", nonempty, "fraud-consumer", "consumer group id"),
+    Option(
+        "--group-instance-id",
+        nonempty,
+        None,
+        "static group membership: this member's stable id, unique in the group (on "
+        "Kubernetes the StatefulSet pod's name); a restart within session.timeout.ms keeps "
+        "its partitions without a rebalance (unset: dynamic membership)",
+        metavar="ID",
+    ),
     MODEL_OPTION,
     Option(
         "--mode",
@@ -131,6 +158,7 @@ class RunSettings:
     output_topic: str
     dlq_topic: str
     group_id: str
+    group_instance_id: str | None
     model: Path
     mode: str
     max_batch: int
@@ -175,8 +203,14 @@ class RunSettings:
         return cls(kafka=kafka_settings(ns, environ), registry_config=registry_config, **values)
 
     def consumer_config(self) -> dict[str, Any]:
+        membership: dict[str, Any] = {
+            "partition.assignment.strategy": default_assignment_strategy()
+        }
+        if self.group_instance_id is not None:
+            membership["group.instance.id"] = self.group_instance_id
         return self.kafka.consumer_config(
             {
+                **membership,
                 "group.id": self.group_id,
                 "client.id": f"fraud-consumer-{socket.gethostname()}",
                 "enable.auto.offset.store": False,
@@ -187,6 +221,10 @@ class RunSettings:
                 "statistics.interval.ms": 5000,  # lag metrics, from fetch high watermarks
             }
         )
+
+    def session_timeout_s(self) -> float:
+        """How long the group waits for a silent member (librdkafka's default: 45 s)."""
+        return float(self.consumer_config().get("session.timeout.ms", 45_000)) / 1000
 
     def producer_config(self) -> dict[str, Any]:
         return self.kafka.producer_config(

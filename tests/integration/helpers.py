@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -24,6 +28,7 @@ from consumer.scoring.codec import PlainAvroCodec
 from consumer.scoring.deadletter import dead_letter_source
 from consumer.scoring.records import Headers
 from consumer.training.generator import TransactionGenerator
+from tests.integration.proxy import CuttableProxy
 
 Position = tuple[int, int]
 Item = tuple[bytes | None, bytes | None, Headers]  # key, value, headers
@@ -281,3 +286,108 @@ def assert_every_offset_once(sent: Sent, got: Landed, allow_duplicates: bool = F
 
 def stop(scorer: Scorer, sig: signal.Signals = signal.SIGTERM) -> None:
     scorer.signal(sig)
+
+
+# -- rebalances and held acknowledgements (tests/integration/stream/test_rebalances.py) ----
+
+
+def broker_is_tansu(bootstrap: str) -> bool:
+    """The embedded broker (Tansu) names its cluster ``tansu_cluster``. It cannot show static
+    membership: a static member that stops keeps its partitions for good (seen: none moved
+    in 60 s with a 6 s session timeout), so tests of it run on real Kafka only."""
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=30).cluster_id == (
+        "tansu_cluster"
+    )
+
+
+class Trickle:
+    """Produce ``items`` on a thread at about ``per_second`` (chunks every 0.2 s) while a test
+    starts and stops scorers; ``finish()`` waits for the rest and returns what was sent."""
+
+    def __init__(self, bootstrap: str, topic: str, items: list[Item], per_second: int) -> None:
+        self._args = (bootstrap, topic, items, max(1, per_second // 5))
+        self._sent: list[Sent] = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        bootstrap, topic, items, chunk = self._args
+        for start in range(0, len(items), chunk):
+            began = time.monotonic()
+            self._sent.append(produce(bootstrap, topic, items[start : start + chunk]))
+            time.sleep(max(0.0, 0.2 - (time.monotonic() - began)))
+
+    def finish(self, timeout: float = 300) -> Sent:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), "the producer did not finish"
+        total = Sent({}, {}, {}, {}, set())
+        for part in self._sent:  # positions never repeat: each is one record's
+            total.key |= part.key
+            total.value |= part.value
+            total.headers |= part.headers
+            total.timestamp |= part.timestamp
+            total.malformed |= part.malformed
+        return total
+
+
+PRODUCE_API_KEY = 0  # the Kafka protocol's Produce request
+
+
+def _carries_produce(pending: bytearray, data: bytes) -> bool:
+    """Whether the client's bytes so far hold a Produce request (``pending``: what came
+    before, kept until a whole request header is in)."""
+    pending += data
+    while len(pending) >= 6:
+        size = int.from_bytes(pending[:4], "big")
+        if int.from_bytes(pending[4:6], "big") == PRODUCE_API_KEY:
+            return True
+        if len(pending) < 4 + size:
+            return False
+        del pending[: 4 + size]
+    return False
+
+
+class AckHoldingProxy(CuttableProxy):
+    """A proxy that can hold the broker's acknowledgements back from producers.
+
+    A connection that has carried a Produce request is a producer's; while ``hold()`` is
+    on, what the broker sends back on it waits in the proxy (its requests still reach the
+    broker, which writes the records), and ``release()`` lets it through. Consumers'
+    connections (fetch, heartbeats, commits) are never held: the broker answers them,
+    only acknowledgements are late. Plaintext Kafka only."""
+
+    def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1") -> None:
+        super().__init__(listen_port, target_port, host)
+        self._holding = threading.Event()
+
+    def hold(self) -> None:
+        self._holding.set()
+
+    def release(self) -> None:
+        self._holding.clear()
+
+    def _pump(self, a: socket.socket, b: socket.socket) -> None:  # a: client, b: broker
+        producer, requests, answers = False, bytearray(), bytearray()
+        try:
+            while True:
+                readable, _, _ = select.select([a, b], [], [], 0.05)
+                for s in readable:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    if s is a:
+                        b.sendall(data)
+                        producer = producer or _carries_produce(requests, data)
+                    else:
+                        answers += data
+                if answers and not (producer and self._holding.is_set()):
+                    a.sendall(answers)
+                    answers.clear()
+        except (OSError, ValueError):
+            return
+        finally:
+            for s in (a, b):
+                with contextlib.suppress(OSError):
+                    s.close()

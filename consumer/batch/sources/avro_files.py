@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import fastavro
-from fastavro.read import SchemaResolutionError
 from fastavro.schema import to_parsing_canonical_form
 
 from consumer.batch.errors import BatchError
